@@ -23,7 +23,7 @@ INSTALL_HINT = (
     "/usr/lib/vst/amsynth_vst.so) or pass the path of another VST2 plugin."
 )
 # A parameter whose text takes at most this many distinct values over a fine sweep is discrete.
-_DISCRETE_MAX_STEPS = 16
+_DISCRETE_MAX_STEPS = 32
 _SWEEP = 129
 
 
@@ -94,7 +94,8 @@ class _Worker:
             tail = "\n".join(self.stderr_tail[-5:])
             raise SynthError(f"synth worker exited (code {self.proc.returncode}). {tail}") from None
         if status != "ok":
-            raise SynthError(value)
+            tail = [ln for ln in self.stderr_tail[-4:] if "Error" in ln or "error" in ln]
+            raise SynthError(value + (f" ({tail[-1]})" if tail else ""))
         return value
 
     def call(self, cmd: str, payload=None):
@@ -184,9 +185,10 @@ class Synth:
         values = self._check(values[None])[0]
         return self._workers[0].call("text", [(i, float(v)) for i, v in enumerate(values)])
 
-    def state(self, values: np.ndarray) -> bytes:
-        """The plugin's saved state (its own preset format) for one full normalised vector."""
-        return self._workers[0].call("state", self._check(values[None])[0])
+    def state(self, values: np.ndarray | None = None) -> bytes:
+        """The plugin's saved state for one full normalised vector (None: its pristine defaults)."""
+        payload = None if values is None else self._check(np.asarray(values)[None])[0]
+        return self._workers[0].call("state", payload)
 
     # -- rendering ---------------------------------------------------------------------------
     def _check(self, params: np.ndarray) -> np.ndarray:

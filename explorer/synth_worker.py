@@ -115,7 +115,8 @@ def main() -> None:
             elif cmd == "state":
                 # payload: a full parameter vector; returns the plugin's saved state (bytes)
                 def job_state() -> bytes:
-                    _set_all(proc, payload)
+                    if payload is not None:  # None: the plugin's pristine (default) state
+                        _set_all(proc, payload)
                     path = f"/tmp/explorer-state-{os.getpid()}.bin"
                     proc.save_state(path)
                     with open(path, "rb") as f:
