@@ -102,7 +102,7 @@ def bank_text(presets: list[tuple[str, dict[str, float]]]) -> str:
     """The text of a `.bank` holding `[(name, raw_dict), ...]`."""
     out = [BANK_HEADER]
     for name, raw in presets:
-        clean = " ".join(str(name).split()) or "untitled"  # one line, no control characters
+        clean = str(name).replace("\r", " ").replace("\n", " ") or "untitled"  # one line
         out.append(f"<preset> <name> {clean}")
         out += [f"<parameter> {k} {_fmt(v)}" for k, v in raw.items()]
     return "\n".join(out + ["EOF"]) + "\n"

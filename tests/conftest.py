@@ -1,0 +1,27 @@
+"""Shared fixtures: one real synth host per test session (the plugin is real, never mocked)."""
+
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def synth():
+    from explorer.synth import Synth
+
+    s = Synth(workers=2)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def pmap(synth):
+    from explorer.presets import ParamMap
+
+    return ParamMap.from_synth(synth)
