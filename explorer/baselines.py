@@ -23,14 +23,14 @@ def nearest_indices(targets: np.ndarray | torch.Tensor, library: np.ndarray | to
     Distance: mean absolute difference of log-mels. Computed in chunks (`torch.cdist`, p=1) so a
     memory-mapped library of any size fits.
     """
-    t = torch.as_tensor(np.asarray(targets, dtype=np.float32)).flatten(1)
+    t = torch.as_tensor(np.array(targets, dtype=np.float32)).flatten(1)  # a copy: memmaps are read-only
     n, m = len(t), len(library)
     if m == 0:
         raise ValueError("nearest preset: the library (training split) is empty")
     best_d = torch.full((n,), float("inf"), dtype=torch.float64)
     best_i = torch.zeros(n, dtype=torch.long)
     for b in range(0, m, library_chunk):
-        lib = torch.as_tensor(np.asarray(library[b : b + library_chunk], dtype=np.float32)).flatten(1)
+        lib = torch.as_tensor(np.array(library[b : b + library_chunk], dtype=np.float32)).flatten(1)
         for a in range(0, n, chunk):
             d = torch.cdist(t[a : a + chunk][None], lib[None], p=1)[0].double() / t.shape[1]  # [chunk, L]
             dmin, imin = d.min(dim=1)
