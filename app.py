@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     log = logging.getLogger("flowsynth.app")
     t0 = time.perf_counter()
+    import torch
+
+    torch.set_num_threads(1)  # small models: one thread per request beats oversubscribing shared cores
     from explorer.app_actions import DEFAULT_CHECKPOINT, Engine, find_checkpoints
 
     checkpoints = find_checkpoints(args.checkpoints_dir)

@@ -17,6 +17,7 @@ import re
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,6 +80,7 @@ class Engine:
         self._lock = threading.Lock()
         self._pmap = None
         self.tmpdir = tempfile.mkdtemp(prefix="flowsynth-app-")
+        self.pool = ThreadPoolExecutor(2, thread_name_prefix="engine")
 
     # -- resources ---------------------------------------------------------------------------
     def entry(self, name: str | None = None) -> ModelEntry:
@@ -203,11 +205,13 @@ def render_view(engine: Engine, st: dict, title: str | None = None) -> dict:
     """Render the current point with the real synth and build everything the main panel shows."""
     times = {"decode": st.get("_decode_s", 0.0)}
     t = time.perf_counter()
+    # the parameter texts come from another synth worker while this one renders
+    texts_job = engine.pool.submit(engine.synth.texts, st["full"])
     audio = engine.synth.render_one(st["full"])
     times["render"] = time.perf_counter() - t
     t = time.perf_counter()
     lm = log_mel(audio)[0].numpy()
-    texts = engine.synth.texts(st["full"])
+    texts = texts_job.result()
     times["features"] = time.perf_counter() - t
     t = time.perf_counter()
     m = _model(engine, st)

@@ -136,7 +136,7 @@ def encode_all(model, mels: np.ndarray, batch: int = 256) -> np.ndarray:
 
     out = []
     for i in range(0, len(mels), batch):
-        x = torch.as_tensor(np.asarray(mels[i : i + batch], np.float32))
+        x = torch.from_numpy(np.array(mels[i : i + batch], np.float32))  # copy: mels may be a read-only memmap
         with torch.no_grad():
             out.append(model.encode(x).detach().cpu().numpy().astype(np.float32))
     return np.concatenate(out) if out else np.zeros((0, model.latent_dim), np.float32)

@@ -150,7 +150,7 @@ def overlay_json(overlay: dict) -> str:
 def _heatmap(logmel: np.ndarray, xaxis: str = "x", yaxis: str = "y", showscale: bool = False,
              x0: float = 0.0) -> dict:
     m = np.asarray(logmel, dtype=np.float64)
-    return {"type": "heatmap", "z": _r(m, 2), "x0": x0, "dx": HOP_SECONDS, "colorscale": "Magma",
+    return {"type": "heatmap", "z": _r(m, 2), "x0": x0, "dx": HOP_SECONDS, "colorscale": "Viridis",
             "zmin": -7.0, "zmax": max(2.0, float(np.nanmax(m)) if m.size else 2.0), "showscale": showscale,
             "xaxis": xaxis, "yaxis": yaxis,
             "hovertemplate": "t %{x:.2f} s, mel %{y}: %{z:.2f}<extra></extra>"}
@@ -189,7 +189,7 @@ def mel_strip_figure(logmels: list[np.ndarray], labels: list[str], title: str = 
         col += m.shape[1] + gap.shape[1]
     z = np.concatenate(parts[:-1], axis=1)
     z = np.where(np.isnan(z), None, np.round(z, 2).astype(object))
-    return {"data": [{"type": "heatmap", "z": z.tolist(), "colorscale": "Magma", "zmin": -7.0,
+    return {"data": [{"type": "heatmap", "z": z.tolist(), "colorscale": "Viridis", "zmin": -7.0,
                       "showscale": False, "hoverinfo": "skip"}],
             "layout": _base_layout(title={"text": title, "font": {"size": 12}}, height=200,
                                    xaxis={"tickvals": centres, "ticktext": labels, "showgrid": False},
