@@ -68,6 +68,11 @@ class SynthModel(nn.Module):
         """Latent dim steered by each tag pair (empty when the model is not disentangled)."""
         return []
 
+    def forward(self, x: Tensor, v: Tensor, tags: Tensor, beta: float = 1.0,
+                reg_on: bool = True) -> tuple[Tensor, dict[str, float]]:
+        """The training loss (`loss`): DistributedDataParallel syncs gradients only through forward()."""
+        return self.loss(x, v, tags, beta, reg_on)
+
     def loss(self, x: Tensor, v: Tensor, tags: Tensor, beta: float = 1.0,
              reg_on: bool = True) -> tuple[Tensor, dict[str, float]]:
         """x `Tensor[B, 1, 64, 80]`, v `Tensor[B, P]`, tags `Tensor[B, n_pairs]` in {-1, 0, 1}.

@@ -62,7 +62,7 @@ class FlowReg(VAEFlow):
         return self.regressor.latent_to_params(z)
 
     def params_to_latent(self, v: Tensor) -> Tensor:
-        """v `Tensor[B, P]` in [0, 1] -> z `Tensor[B, D]` (values clamped to [1e-3, 1 - 1e-3])."""
+        """v `Tensor[B, P]` in [0, 1] -> z `Tensor[B, D]` (values clamped to [1e-6, 1 - 1e-6])."""
         return self.regressor.params_to_latent(v)[0]
 
     def regression_loss(self, z: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:

@@ -164,9 +164,11 @@ class RegressionFlow(nn.Module):
     def params_to_latent(self, v: Tensor) -> tuple[Tensor, Tensor]:
         """v `Tensor[B, P]` in [0, 1] -> (z `Tensor[B, D]`, log|det dz/dv| `Tensor[B]`).
 
-        Values are clamped to [V_EPS, 1 - V_EPS] first (a logit of exactly 0 or 1 is infinite).
+        Values are clamped to [e, 1 - e] first, e = 1e-6 in float32 (1e-12 in float64): a logit of exactly
+        0 or 1 is infinite. Inside that range `latent_to_params(params_to_latent(v)) == v` (exact map).
         """
-        v = v.clamp(V_EPS, 1 - V_EPS)
+        e = 1e-12 if v.dtype == torch.float64 else 1e-6
+        v = v.clamp(e, 1 - e)
         u = torch.logit(v)
         z, ladj = self.maf(u)
         ladj_logit = -(torch.log(v) + torch.log1p(-v)).sum(-1)
