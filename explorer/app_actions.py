@@ -555,7 +555,8 @@ def load_presets(engine: Engine, st: dict, path: str) -> tuple[dict, list[str], 
             for i, p in enumerate(parse_bank_text(text, name)):
                 presets[f"{i:03d} {p.name}"] = pmap.to_normalised(p.raw)
     except BankError as exc:
-        raise UserError(f"{name}: {exc}".replace(f"{name}: {name}", name)) from None
+        msg = re.sub(r"^(\S*?):(\d+):", r"\1, line \2:", str(exc))  # "file:3:" -> "file, line 3:"
+        raise UserError(msg if msg.startswith(name) else f"{name}: {msg}") from None
     st = dict(st, presets=presets)
     return st, list(presets), f"{name}: {len(presets)} preset(s) loaded; choose one and place it on the map"
 
