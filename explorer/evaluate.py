@@ -168,6 +168,12 @@ def _row(name: str, kind: str, values: dict[str, np.ndarray], seconds: float, **
             "seconds": round(seconds, 2)}
 
 
+def train_info(model) -> dict:
+    """The training budget recorded in a checkpoint (epochs, seconds, device, stop reason, command)."""
+    t = model.meta.get("train") or {}
+    return {k: t.get(k) for k in ("epochs", "best_epoch", "seconds", "device", "stopped", "command", "time")}
+
+
 def infer_params(model, logmel: torch.Tensor, batch: int = 256) -> np.ndarray:
     """`logmel[N, 64, 80]` -> `v[N, P]` with a `LoadedModel`, in batches."""
     return np.concatenate([model.infer(logmel[a : a + batch]).numpy() for a in range(0, len(logmel), batch)])
@@ -226,7 +232,7 @@ def evaluate(args: argparse.Namespace) -> dict:
             full = model.full_params(v)
             audio = synth.render(full, progress=not args.quiet)
             rows.append(_row(model.name, "model", score(targets, audio, v, cfg), time.time() - t0,
-                             model=model.name, checkpoint=args.checkpoint))
+                             model=model.name, checkpoint=args.checkpoint, train=train_info(model)))
             if args.refine:
                 from explorer.refine import refine
 
@@ -246,6 +252,7 @@ def evaluate(args: argparse.Namespace) -> dict:
                 v_r = refined[:, model.param_indices]
                 rows.append(_row(f"{model.name}+refine{args.refine}", "refine", score(targets, audio_r, v_r, cfg),
                                  time.time() - t0, model=model.name, checkpoint=args.checkpoint,
+                                 train=train_info(model),
                                  budget=args.refine, seconds_per_sound=round((time.time() - t0) / n, 2)))
         for b in baseline_names:
             t0 = time.time()
@@ -275,6 +282,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
         "elapsed": round(time.time() - t_start, 1),
         "dataset": args.data, "param_set": ds.meta["param_set"] if ds is not None else None,
+        "dataset_info": ({k: ds.meta.get(k) for k in ("n", "n_human", "split_counts", "size", "seed")}
+                         if ds is not None else None),
         "split": split, "audio_folder": args.audio, "pitch_shift": bool(args.pitch_shift),
         "checkpoint": args.checkpoint,
         "n_params": len(model.param_names) if model is not None else len(ds.meta["param_names"]),

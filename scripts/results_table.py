@@ -1,0 +1,231 @@
+"""Results JSON -> docs/RESULTS.md: `python scripts/results_table.py [--results results] [--out docs/RESULTS.md]`.
+
+Reads every `results/*.json` written by `python -m explorer.evaluate` (rows of model / refine / baseline
+scores) and by `python -m explorer.semantic_eval` (semantic dims), and writes one model x metric table per
+(parameter count, split): 16 and 30 parameters, test split and out of domain (other splits or counts that
+appear get tables too). Each table has the paper's SC beside ours (DESIGN.md; the paper's 32-parameter
+numbers stand beside our 30), a budget note above it (data, training and refine budgets, which differ
+from the paper's), baseline rows, a flag on rows whose mean SC >= 1.0 ("worse than silence"), and the
+command that produced each row. When several files hold the same row for the same table, the newest wins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Esling et al. 2019, test-set spectral convergence (DESIGN.md section 1)
+PAPER_SC = {
+    16: {"mlp": 6.226, "cnn": 1.372, "resnet": 1.004, "ae": 0.893, "vae": 0.810, "wae": 0.787,
+         "vae_flow": 0.838, "flow_reg": 0.752, "flow_dis": 0.831},
+    32: {"cnn": 19.18, "vae": 5.519, "vae_flow": 1.418, "flow_reg": 0.911},
+}
+PAPER_OOD_SC = {32: {"flow_reg": 1.101}}
+PAPER_MSE_N = {16: {"wae": 0.159}, 32: {"wae": 0.147}}
+MODEL_ORDER = ["mlp", "cnn", "resnet", "ae", "vae", "wae", "vae_flow", "flow_reg", "flow_dis", "debug"]
+BASELINE_ORDER = ["nearest", "mean", "silence"]
+METRIC_COLS = [("sc", "SC"), ("mse", "MSE"), ("lsd", "LSD (dB)"), ("mfcc", "MFCC dist."),
+               ("logmel_l1", "log-mel L1"), ("mse_n", "MSE_n")]
+
+
+def paper_p(n_params: int) -> int | None:
+    """The paper's parameter count to compare with: 16 -> 16, 30 -> 32 (closest set), else None."""
+    return {16: 16, 30: 32, 32: 32}.get(n_params)
+
+
+def load_results(folder: str) -> tuple[list[dict], list[dict]]:
+    """-> (evaluate result dicts, semantic_eval result dicts), each with `_file`."""
+    evals, sems = [], []
+    for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except (OSError, json.JSONDecodeError) as exc:
+            print(f"skipped {path}: {exc}", file=sys.stderr)
+            continue
+        if not isinstance(data, dict):
+            continue
+        data["_file"] = os.path.relpath(path, ROOT)
+        if data.get("kind") == "semantic_eval":
+            sems.append(data)
+        elif isinstance(data.get("rows"), list):
+            evals.append(data)
+    return evals, sems
+
+
+def _fmt(x: float | None, digits: int = 4) -> str:
+    if x is None:
+        return "–"
+    if abs(x) >= 1000 or (abs(x) < 1e-3 and x != 0):
+        return f"{x:.3g}"
+    return f"{x:.{digits}g}"
+
+
+def _cell(m: dict | None, fixed: int | None = None) -> str:
+    """'mean (median)' for one metric summary (`fixed` decimals, else 4 significant digits)."""
+    if not m or m.get("mean") is None:
+        return "–"
+    if fixed is not None:
+        return f"{m['mean']:.{fixed}f} ({m['median']:.{fixed}f})"
+    return f"{_fmt(m['mean'])} ({_fmt(m['median'])})"
+
+
+def _row_key(row: dict) -> tuple:
+    kind = row.get("kind")
+    model = row.get("model", "")
+    if kind == "baseline":
+        return (2, BASELINE_ORDER.index(model) if model in BASELINE_ORDER else 99, row["name"])
+    base = MODEL_ORDER.index(model) if model in MODEL_ORDER else 99
+    return (0, base, 0 if kind == "model" else 1, row.get("budget") or 0, row["name"])
+
+
+def _trained(row: dict) -> str:
+    t = row.get("train") or {}
+    if not t or t.get("epochs") is None:
+        return "–"
+    mins = f", {t['seconds'] / 60:.0f} min" if t.get("seconds") else ""
+    dev = f" {t['device']}" if t.get("device") else ""
+    return f"{t['epochs']} ep{mins}{dev}"
+
+
+def collect(evals: list[dict]) -> dict[tuple[int, str], dict[str, tuple[dict, dict]]]:
+    """-> {(n_params, split): {row name: (row, result)}}, newest result winning per row name."""
+    tables: dict[tuple[int, str], dict[str, tuple[dict, dict]]] = {}
+    for res in sorted(evals, key=lambda r: r.get("created", "")):
+        key = (int(res.get("n_params") or 0), str(res.get("split")))
+        for row in res["rows"]:
+            tables.setdefault(key, {})[row["name"]] = (row, res)
+    return tables
+
+
+def budget_note(n_params: int, split: str, entries: list[tuple[dict, dict]]) -> str:
+    """The paragraph above a table: what the numbers rest on, ours vs the paper's."""
+    datasets = {}
+    for _, res in entries:
+        if res.get("dataset"):
+            info = res.get("dataset_info") or {}
+            datasets[res["dataset"]] = info
+    parts = []
+    for d, info in datasets.items():
+        if not info:
+            parts.append(f"`{d}`")
+            continue
+        counts = info.get("split_counts") or {}
+        parts.append(f"`{d}`: {info.get('n', '?')} sounds ({info.get('n_human', '?')} human presets; "
+                     + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")")
+    sounds = sorted({res["n"] for _, res in entries})
+    refines = sorted({row["budget"] for row, _ in entries if row.get("kind") == "refine" and row.get("budget")})
+    where = ("test split (human presets only, split by source preset)" if split == "test" else
+             "out-of-domain audio (`python -m explorer.ood`: fluidsynth GM instruments and espeak-ng vocal "
+             "sketches)" if split == "ood" else f"{split} split")
+    pp = paper_p(n_params)
+    paper = ("paper: Diva VST, 11,217 human presets (80/10/10), models trained to convergence on a GPU"
+             + ("" if pp == n_params or pp is None else f"; the paper's set has {pp} parameters, ours {n_params}")
+             + ". Different synth, presets and budgets: compare trends, not digits.")
+    note = [f"**Budget.** Scored on the {where}: {', '.join(map(str, sounds))} sounds per row."]
+    if parts:
+        note.append("Data: " + "; ".join(parts) + ".")
+    note.append("Training budget per model in the *trained* column (epochs, minutes, device).")
+    if refines:
+        note.append(f"Refine rows: the model's prediction refined by CMA-ES with {', '.join(map(str, refines))} "
+                    "renders per sound (log-mel L1 objective).")
+    note.append(paper[0].upper() + paper[1:])
+    return " ".join(note)
+
+
+def table(n_params: int, split: str, rows: dict[str, tuple[dict, dict]]) -> list[str]:
+    pp = paper_p(n_params)
+    paper_sc = (PAPER_OOD_SC if split == "ood" else PAPER_SC if split == "test" else {}).get(pp or -1, {})
+    paper_msen = PAPER_MSE_N.get(pp or -1, {}) if split == "test" else {}
+    entries = sorted(rows.values(), key=lambda e: _row_key(e[0]))
+    title = {"test": "test split", "ood": "out of domain"}.get(split, f"{split} split")
+    out = [f"## {n_params} parameters, {title}", "", budget_note(n_params, split, entries), "",
+           "Values: mean (median) over sounds. SC = ||Y - X|| / ||X|| on linear mel magnitude, 1.0 = silence.",
+           "",
+           "| row | n | " + " | ".join(h for _, h in METRIC_COLS[:1]) + f" | paper SC ({pp or '–'} p.) | "
+           + " | ".join(h for _, h in METRIC_COLS[1:]) + " | trained | flag | command |",
+           "|" + "---|" * (len(METRIC_COLS) + 6)]
+    for row, res in entries:
+        m = row["metrics"]
+        sc = (m.get("sc") or {}).get("mean")
+        flag = "**worse than silence**" if sc is not None and sc >= 1.0 and row.get("model") != "silence" else ""
+        model = row.get("model", "")
+        paper = "–"
+        if row.get("kind") == "model" and model in paper_sc:
+            paper = f"{paper_sc[model]:.3f}"
+        msen = _cell(m.get("mse_n"))
+        if row.get("kind") == "model" and model in paper_msen:
+            msen += f" (paper {paper_msen[model]})"
+        cells = [_cell(m.get("sc"), 3), paper] + [_cell(m.get(k)) for k, _ in METRIC_COLS[1:-1]] + [msen]
+        name = row["name"].replace("baseline:", "baseline: ")
+        out.append(f"| {name} | {res['n']} | " + " | ".join(cells)
+                   + f" | {_trained(row)} | {flag} | `{res.get('command', '?')}` |")
+    out.append("")
+    return out
+
+
+def semantic_section(sems: list[dict]) -> list[str]:
+    if not sems:
+        return []
+    out = ["## Semantic dimensions (Flow_dis)", "",
+           ("Each semantic latent dim swept -3..+3 from random starting points, rendered; Spearman correlation "
+           "between the dim's value and its descriptor (`explorer.tags`), mean ± std over starts. Smoothness: "
+           "mean squared second difference of the log-mel along a path, normalised by the squared distance of "
+           "its end points (lower = smoother), latent interpolation vs plain parameter interpolation."), ""]
+    for s in sorted(sems, key=lambda r: r.get("created", "")):
+        out.append(f"`{s.get('command', '?')}` ({s.get('checkpoint')}, {s.get('n_starts')} starts, "
+                   f"{s.get('n_steps')} steps)")
+        out.append("")
+        out.append("| pair | dim | descriptor | Spearman mean | std | fraction > 0 |")
+        out.append("|---|---|---|---|---|---|")
+        for d in s.get("dims", []):
+            out.append(f"| {d['negative']} ↔ {d['positive']} | {d['dim']} | {d['descriptor']} | "
+                       f"{_fmt(d['spearman_mean'], 3)} | {_fmt(d['spearman_std'], 3)} | "
+                       f"{_fmt(d['fraction_positive'], 3)} |")
+        sm = s.get("smoothness")
+        if sm:
+            out += ["", "| path | smoothness mean | median |", "|---|---|---|",
+                    f"| latent interpolation | {_fmt(sm['latent']['mean'])} | {_fmt(sm['latent']['median'])} |",
+                    f"| parameter interpolation | {_fmt(sm['params']['mean'])} | {_fmt(sm['params']['median'])} |"]
+        out.append("")
+    return out
+
+
+def render(evals: list[dict], sems: list[dict]) -> str:
+    lines = ["# Results", "",
+             ("Generated by `python scripts/results_table.py` from `results/*.json` (each written by the command "
+             "shown in its row). Metric definitions: `explorer/metrics.py` and DESIGN.md section 1."), ""]
+    tables = collect(evals)
+    canonical = [(p, sp) for p in (16, 30) for sp in ("test", "ood")]
+    others = sorted((k for k in tables if k not in canonical), key=lambda k: (k[0], k[1]))
+    for key in canonical + others:
+        if key in tables:
+            lines += table(key[0], key[1], tables[key])
+        else:
+            title = {"test": "test split", "ood": "out of domain"}[key[1]]
+            lines += [f"## {key[0]} parameters, {title}", "", "_No results yet._", ""]
+    lines += semantic_section(sems)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--results", default=os.path.join(ROOT, "results"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "RESULTS.md"))
+    args = ap.parse_args(argv)
+    evals, sems = load_results(args.results)
+    text = render(evals, sems)
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write(text)
+    print(f"wrote {args.out} ({len(evals)} evaluation files, {len(sems)} semantic files)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
