@@ -80,7 +80,7 @@ def build(engine: A.Engine) -> tuple[gr.Blocks, dict]:
                     neigh_btn = gr.Button("Sample neighbours", elem_id="neigh-btn")
                 neigh_strip = gr.Plot(show_label=False, elem_id="neigh-strip")
                 with gr.Row():
-                    neigh_dd = gr.Dropdown([], label="Play neighbour", elem_id="neigh-choice")
+                    neigh_dd = gr.Dropdown([], label="Play neighbour", elem_id="neigh-choice", allow_custom_value=True)
                     neigh_go = gr.Button("Make it the current sound")
                 with gr.Row():
                     neigh_audio = gr.Audio(label="Neighbour", type="numpy", interactive=False)
@@ -95,7 +95,7 @@ def build(engine: A.Engine) -> tuple[gr.Blocks, dict]:
                 interp_strip = gr.Plot(show_label=False)
                 traj_plot = gr.Plot(show_label=False)
                 with gr.Row():
-                    step_dd = gr.Dropdown([], label="Play step")
+                    step_dd = gr.Dropdown([], label="Play step", elem_id="step-choice", allow_custom_value=True)
                     step_go = gr.Button("Make it the current sound")
                 with gr.Row():
                     step_audio = gr.Audio(label="Step", type="numpy", interactive=False)
@@ -127,7 +127,7 @@ def build(engine: A.Engine) -> tuple[gr.Blocks, dict]:
                         preset_file = gr.File(label="Upload a .bank or JSON preset (max 2 MB)",
                                               file_types=[".bank", ".json", ".txt"], type="filepath",
                                               elem_id="preset-upload")
-                        preset_dd = gr.Dropdown([], label="Preset", elem_id="preset-choice")
+                        preset_dd = gr.Dropdown([], label="Preset", elem_id="preset-choice", allow_custom_value=True)
                         place_btn = gr.Button("Place on the map", elem_id="place-btn")
         # API-only inputs (hidden): the same actions without a browser
         with gr.Row(visible=False):
