@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,8 @@ import torch
 
 from explorer import baselines, evaluate
 from explorer.checkpoint import make_debug_checkpoint, save_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def debug_checkpoint_for(meta: dict, path) -> str:
@@ -97,3 +100,42 @@ def test_read_audio(tmp_path):
     assert abs(x[100] - 0.5) < 1e-3 and x[-1] == 0.0
     with pytest.raises(evaluate.EvalError, match="nothing.wav"):
         evaluate.read_audio(str(tmp_path / "nothing.wav"))
+
+
+def test_semantic_eval_and_results_table(tiny, tmp_path):
+    import importlib.util
+
+    from explorer import semantic_eval
+
+    ds, ck, _ = tiny
+    res_dir = tmp_path / "results"
+    assert semantic_eval.main(["--checkpoint", ck, "--data", ds.root, "--starts", "2", "--steps", "3",
+                               "--pairs", "1", "--workers", "2", "--out", str(res_dir / "sem.json")]) == 0
+    sem = json.loads((res_dir / "sem.json").read_text())
+    assert sem["kind"] == "semantic_eval" and len(sem["dims"]) == len(ds.meta["tag_pairs"])
+    assert all(d["descriptor"] in ("centroid", "flux", "attack", "flatness") for d in sem["dims"])
+    assert sem["smoothness"]["latent"]["mean"] is not None
+    # a straight line in log-mel space is perfectly smooth; a zig-zag is not
+    line = torch.linspace(0, 1, 5)[:, None, None] * torch.ones(5, 64, 80)
+    assert semantic_eval.path_smoothness(line) == 0.0
+    assert semantic_eval.path_smoothness(line * torch.tensor([1, -1, 1, -1, 1.0])[:, None, None]) > 1
+
+    assert evaluate.main(["--data", ds.root, "--split", "test", "--limit", "2", "--baseline", "silence",
+                          "--out", str(res_dir / "sil.json"), "--quiet"]) == 0
+    (res_dir / "bad.json").write_text("{not json")
+    spec = importlib.util.spec_from_file_location("results_table", ROOT / "scripts" / "results_table.py")
+    rt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rt)
+    out = tmp_path / "RESULTS.md"
+    assert rt.main(["--results", str(res_dir), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "## 16 parameters, test split" in text and "baseline: silence | 2 | 1.000 (1.000)" in text
+    assert "## 30 parameters, test split" in text and "_No results yet._" in text
+    assert "--baseline silence" in text and "Semantic dimensions" in text and "**Budget.**" in text
+    # a model row whose SC is >= 1 is flagged
+    res = json.loads((res_dir / "sil.json").read_text())
+    res["rows"][0].update(name="cnn", kind="model", model="cnn")
+    (res_dir / "sil.json").write_text(json.dumps(res))
+    rt.main(["--results", str(res_dir), "--out", str(out)])
+    line = next(x for x in out.read_text().splitlines() if x.startswith("| cnn |"))
+    assert "worse than silence" in line and "1.372" in line  # the paper's CNN SC beside ours
