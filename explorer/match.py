@@ -112,7 +112,7 @@ class Matcher:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def match_audio(self, audio: np.ndarray, refine: int = 0, seed: int = 0
+    def match_audio(self, audio: np.ndarray, refine: int = 0, seed: int = 0, loss: str = "logmel_l1"
                     ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
         """Prepared `audio[T]` (22,050 Hz, 4 s) -> (`v_full[n_plugin]`, rendered `audio[T]`, scores)."""
         target_power = mel(audio[None], self.cfg)  # [1, 64, 80]
@@ -124,7 +124,8 @@ class Matcher:
         if refine:
             from explorer.refine import refine as run_refine
 
-            v_full, _ = run_refine(self.synth, logmel[0], v_full, self.model.param_indices, refine, seed=seed)
+            v_full, _ = run_refine(self.synth, logmel[0], v_full, self.model.param_indices, refine, seed=seed,
+                                   loss=loss)
             out = self.synth.render_one(v_full)
             out_power = mel(out[None], self.cfg)
         scores = {"sc": float(metrics.spectral_convergence(target_power, out_power)[0]),
@@ -132,7 +133,7 @@ class Matcher:
         return v_full, out, scores
 
     def match_file(self, path: str, out_dir: str, name: str | None = None, refine: int = 0,
-                   pitch_shift: bool = False, seed: int = 0) -> MatchResult:
+                   pitch_shift: bool = False, seed: int = 0, loss: str = "logmel_l1") -> MatchResult:
         """Match one file and write NAME.bank / NAME.json / NAME.wav into `out_dir`. Raises EvalError."""
         from explorer.presets import preset_json, write_bank
 
@@ -141,7 +142,7 @@ class Matcher:
         audio = read_audio(path, s.sample_rate, s.n_samples, pitch_shift)
         if float(np.abs(audio).max()) < 1e-5:
             raise EvalError(f"{os.path.basename(path)}: the audio is silent (nothing to match)")
-        v_full, out, scores = self.match_audio(audio, refine, seed)
+        v_full, out, scores = self.match_audio(audio, refine, seed, loss)
         name = name or _safe_stem(path)
         os.makedirs(out_dir, exist_ok=True)
         files = {k: os.path.join(out_dir, f"{name}.{k}") for k in ("bank", "json", "wav")}
@@ -162,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--checkpoint", help="model checkpoint (default: see module docstring)")
     ap.add_argument("--refine", type=int, default=0, help="refine each match with N CMA-ES renders")
+    ap.add_argument("--refine-loss", default="logmel_l1", choices=("logmel_l1", "mix", "sc"),
+                    help="refine objective: log-mel L1 (default), SC, or their sum")
     ap.add_argument("--pitch-shift", action="store_true", help="shift a detected pitch to note 60 first")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, help="render processes (default: every core)")
@@ -187,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
                 k += 1
             used.add(name)
             try:
-                r = matcher.match_file(path, args.out, name, args.refine, args.pitch_shift, args.seed)
+                r = matcher.match_file(path, args.out, name, args.refine, args.pitch_shift, args.seed,
+                                       args.refine_loss)
             except EvalError as exc:
                 failed += 1
                 print(f"FAILED {exc}", file=sys.stderr)  # the message names the file

@@ -119,7 +119,8 @@ def budget_note(n_params: int, split: str, entries: list[tuple[dict, dict]]) -> 
         parts.append(f"`{d}`: {info.get('n', '?')} sounds ({info.get('n_human', '?')} human presets; "
                      + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")")
     sounds = sorted({res["n"] for _, res in entries})
-    refines = sorted({row["budget"] for row, _ in entries if row.get("kind") == "refine" and row.get("budget")})
+    refines = sorted({f"{row['budget']} ({row.get('refine_loss') or 'logmel_l1'} objective)" for row, _ in entries
+                      if row.get("kind") == "refine" and row.get("budget")})
     where = ("test split (human presets only, split by source preset)" if split == "test" else
              "out-of-domain audio (`python -m explorer.ood`: fluidsynth GM instruments and espeak-ng vocal "
              "sketches)" if split == "ood" else f"{split} split")
@@ -132,8 +133,8 @@ def budget_note(n_params: int, split: str, entries: list[tuple[dict, dict]]) -> 
         note.append("Data: " + "; ".join(parts) + ".")
     note.append("Training budget per model in the *trained* column (epochs, minutes, device).")
     if refines:
-        note.append(f"Refine rows: the model's prediction refined by CMA-ES with {', '.join(map(str, refines))} "
-                    "renders per sound (log-mel L1 objective).")
+        note.append(f"Refine rows: the model's prediction refined by CMA-ES with {', '.join(refines)} "
+                    "renders per sound.")
     note.append(paper[0].upper() + paper[1:])
     return " ".join(note)
 

@@ -1,4 +1,4 @@
-"""CMA-ES refine with the real synth (small budgets)."""
+"""CMA-ES refine with the real synth (small budgets; `synth` is the session fixture of conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,6 @@ import pytest
 
 from explorer.features import log_mel
 from explorer.refine import losses, refine
-from explorer.synth import Synth
-
-
-@pytest.fixture(scope="module")
-def synth():
-    with Synth(workers=2) as s:
-        yield s
 
 
 @pytest.fixture(scope="module")
