@@ -23,7 +23,10 @@ def nearest_indices(targets: np.ndarray | torch.Tensor, library: np.ndarray | to
     Distance: mean absolute difference of log-mels. Computed in chunks (`torch.cdist`, p=1) so a
     memory-mapped library of any size fits.
     """
-    t = torch.as_tensor(np.array(targets, dtype=np.float32)).flatten(1)  # a copy: memmaps are read-only
+    if torch.is_tensor(targets):
+        t = targets.detach().float().cpu().flatten(1)
+    else:
+        t = torch.from_numpy(np.array(targets, dtype=np.float32)).flatten(1)  # a copy: memmaps are read-only
     n, m = len(t), len(library)
     if m == 0:
         raise ValueError("nearest preset: the library (training split) is empty")
