@@ -19,7 +19,7 @@ def test_match_files_and_errors(tmp_path, pmap, capsys):
     sr = 44100
     t = np.arange(int(sr * 1.5)) / sr
     sf.write(src / "tone.wav", np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], 1) * 0.3, sr)
-    sf.write(src / "noise.flac", np.random.default_rng(0).standard_normal(22050 * 6) * 0.1, 22050)
+    sf.write(src / "noise.mp3", np.random.default_rng(0).standard_normal(22050 * 6) * 0.1, 22050, format="MP3")
     (src / "broken.wav").write_bytes(b"not a wav at all")
     out = tmp_path / "out"
     rc = match.main([str(src), str(tmp_path / "missing.ogg"), "--out", str(out), "--checkpoint", str(ck),
@@ -27,7 +27,7 @@ def test_match_files_and_errors(tmp_path, pmap, capsys):
     assert rc == 1
     cap = capsys.readouterr()
     assert "broken.wav" in cap.err and "missing.ogg" in cap.err
-    assert "tone.wav: SC" in cap.out and "2/4 matched" in cap.out
+    assert "tone.wav: SC" in cap.out and "noise.mp3: SC" in cap.out and "2/4 matched" in cap.out
     for stem in ("tone", "noise"):
         preset = json.loads((out / f"{stem}.json").read_text())
         assert preset["sc"] >= 0 and preset["model"] == "debug"
