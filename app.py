@@ -51,8 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no model found. Expected {DEFAULT_CHECKPOINT} (or any {args.checkpoints_dir}/*/model.pt); "
               "train one (see README) or pass --checkpoint PATH.", file=sys.stderr)
         return 2
-    engine = Engine(checkpoints, default, synth_workers=args.synth_workers, device=args.device)
-    warm = engine.warm()
+    try:
+        engine = Engine(checkpoints, default, synth_workers=args.synth_workers, device=args.device)
+        warm = engine.warm()
+    except Exception as exc:  # noqa: BLE001 - say which file failed and why, then stop
+        print(f"error: could not start with {checkpoints[default or next(iter(checkpoints))]}: "
+              f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     e = engine.entry()
     log.info("model %s loaded on %s; map: %s; warm-up %.2f s", e.name, e.model.device,
              f"{len(e.lmap)} sounds" if e.lmap is not None else e.map_error, warm["seconds"])
