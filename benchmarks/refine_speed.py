@@ -78,6 +78,7 @@ def main() -> int:
     ap.add_argument("--budget", type=int, default=200)
     ap.add_argument("--noise", type=float, default=0.15)
     ap.add_argument("--loss", default="logmel_l1")
+    ap.add_argument("--sigma", type=float, default=0.15, help="CMA-ES initial step size")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int)
     args = ap.parse_args()
@@ -90,11 +91,11 @@ def main() -> int:
         times, cpus, gains, sc0s, sc1s = [], [], [], [], []
         cores = min(os.cpu_count() or 1, synth.workers)
         print(f"{synth.workers} render workers, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
-              f"budget {args.budget}, loss {args.loss}")
+              f"budget {args.budget}, loss {args.loss}, sigma0 {args.sigma}")
         for k, name in enumerate(names):
             c0, t0 = cpu_seconds(synth), time.perf_counter()
             v, hist = refine(synth, t_audio[k], start[k], free, budget=args.budget,
-                             loss=args.loss, seed=args.seed)
+                             loss=args.loss, seed=args.seed, sigma0=args.sigma)
             dt, cpu = time.perf_counter() - t0, cpu_seconds(synth) - c0
             cpus.append(cpu)
             r_power = mel(synth.render(v[None]))
