@@ -93,13 +93,17 @@ def _trained(row: dict) -> str:
     return f"{t['epochs']} ep{mins}{dev}"
 
 
-def collect(evals: list[dict]) -> dict[tuple[int, str], dict[str, tuple[dict, dict]]]:
-    """-> {(n_params, split): {row name: (row, result)}}, newest result winning per row name."""
-    tables: dict[tuple[int, str], dict[str, tuple[dict, dict]]] = {}
+def collect(evals: list[dict]) -> dict[tuple[int, str], dict[tuple[str, int], tuple[dict, dict]]]:
+    """-> {(n_params, split): {(row name, n): (row, result)}}, the newest result winning per key.
+
+    Keyed by the number of sounds too: a `--limit 50 --refine 200` run keeps its own model row on its 50
+    sounds beside the full-split model row instead of replacing it.
+    """
+    tables: dict[tuple[int, str], dict[tuple[str, int], tuple[dict, dict]]] = {}
     for res in sorted(evals, key=lambda r: r.get("created", "")):
         key = (int(res.get("n_params") or 0), str(res.get("split")))
         for row in res["rows"]:
-            tables.setdefault(key, {})[row["name"]] = (row, res)
+            tables.setdefault(key, {})[(row["name"], int(res.get("n") or 0))] = (row, res)
     return tables
 
 
@@ -139,11 +143,12 @@ def budget_note(n_params: int, split: str, entries: list[tuple[dict, dict]]) -> 
     return " ".join(note)
 
 
-def table(n_params: int, split: str, rows: dict[str, tuple[dict, dict]]) -> list[str]:
+def table(n_params: int, split: str, rows: dict[tuple[str, int], tuple[dict, dict]]) -> list[str]:
     pp = paper_p(n_params)
     paper_sc = (PAPER_OOD_SC if split == "ood" else PAPER_SC if split == "test" else {}).get(pp or -1, {})
     paper_msen = PAPER_MSE_N.get(pp or -1, {}) if split == "test" else {}
-    entries = sorted(rows.values(), key=lambda e: _row_key(e[0]))
+    # full-split rows first, then each subset (largest first) with its model, refine and baseline rows together
+    entries = sorted(rows.values(), key=lambda e: (-int(e[1].get("n") or 0), _row_key(e[0])))
     title = {"test": "test split", "ood": "out of domain"}.get(split, f"{split} split")
     out = [f"## {n_params} parameters, {title}", "", budget_note(n_params, split, entries), "",
            "Values: mean (median) over sounds. SC = ||Y - X|| / ||X|| on linear mel magnitude, 1.0 = silence.",
