@@ -11,8 +11,15 @@ linearly 0 -> 1 over `beta_warmup` epochs and the regression loss is switched on
 OUT/last.pt (resume state, every epoch) and OUT/model.pt (best by validation, checkpoint format).
 Only rank 0 writes. Normalisation stats come from the dataset's meta.json (train split only).
 
-Measured on the 2-core development CPU (shared machine, batch 64, 16 params, one epoch = 8,000 sounds):
-see `SECONDS_PER_EPOCH` below.
+Threads: torch uses every core by default. On a machine shared with other jobs, pass `--threads 1`:
+with 2 threads on 2 busy cores OpenMP spin-waits made steps 3-5x slower than with one thread.
+
+Measured cost (2-core development CPU, batch 64, 16 params, one thread, CPU time per train step x 125
+steps = one epoch over 8,000 sounds; an estimate of wall time on an otherwise idle core):
+    mlp 9 s, cnn 19 s, resnet 38 s, ae 19 s, vae 19 s, wae 20 s, vae_flow 22 s, flow_reg 29 s, flow_dis 34 s.
+Wall time seen on the shared machine (load average 5-6, `--threads 1`): flow_dis 65-72 s per epoch of
+ds16 (8,730 train sounds, 136 steps) plus ~3 s validation. Default schedules (60 epochs, early stopping
+after 10 stalled epochs) thus stay under ~40 CPU-minutes per model.
 """
 
 from __future__ import annotations
@@ -38,9 +45,6 @@ from tqdm import tqdm
 from explorer.checkpoint import checkpoint_dict, save_checkpoint
 from explorer.data import load_dataset
 from explorer.models import REGISTRY, ModelConfig, SynthModel, build_model, make_config
-
-# Seconds per epoch of 8,000 sounds (train step only), 2-core CPU, 16 params; filled from measurements.
-SECONDS_PER_EPOCH: dict[str, float] = {}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -111,6 +115,10 @@ class Dist:
         dist.all_reduce(t)
         return t.tolist()
 
+    def any(self, flag: bool) -> bool:
+        """True if `flag` is true on any rank: stop decisions must agree or DDP deadlocks."""
+        return flag if self.world == 1 else self.sum([float(flag)])[0] > 0
+
     def close(self) -> None:
         if self.world > 1:
             dist.barrier()
@@ -150,6 +158,7 @@ def validate(model: SynthModel, x: Tensor, v: Tensor, t: Tensor, sampler: Distri
     tot = defaultdict(float)
     n = 0
     for idx in batches(sampler, batch, drop_last=False):
+        idx = idx.to(x.device)
         # in eval mode the latent is the posterior mean, so logs["param_mse"] is that of `infer`
         _, logs = model.loss(x[idx], v[idx], t[idx], beta=1.0, reg_on=True)
         for k, val in logs.items():
@@ -253,6 +262,7 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
                    file=sys.stderr, leave=False, dynamic_ncols=True)
         n_done = 0
         for i, idx in enumerate(bar):
+            idx = idx.to(d.device)
             beta = beta_at(epoch + i / len(chunks), cfg.beta_warmup)
             loss, logs = net(xtr[idx], vtr[idx], ttr[idx], beta, reg_on)
             opt.zero_grad(set_to_none=True)
@@ -264,10 +274,10 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
                 sums[k] += val
             bar.set_postfix({k: f"{sums[k] / n_done:.4g}" for k in ("loss", "recon", "reg", "param_mse")
                              if k in sums})
-            if time.time() > deadline:
+            if deadline < math.inf and d.any(time.time() > deadline):
                 break
         bar.close()
-        if not all(math.isfinite(s) for s in sums.values()):
+        if d.any(not all(math.isfinite(s) for s in sums.values())):
             stopped = "non-finite loss"
             log(f"epoch {epoch + 1}: non-finite training loss, stopping")
             break
@@ -295,7 +305,7 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
                 "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch,
                 "best": best, "best_epoch": best_epoch, "bad": bad, "history": history,
                 "rng": torch.get_rng_state()})
-        if time.time() > deadline:
+        if deadline < math.inf and d.any(time.time() > deadline):
             stopped = "max-minutes"
             break
         if reg_on and bad >= cfg.early_stop:
@@ -311,8 +321,9 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
             ck = torch.load(ck_path, map_location="cpu", weights_only=True)
             ck["train"] = result
             save_checkpoint(ck_path, ck)
-        log(f"done ({stopped}) after {epoch + 1} epochs, {result['seconds']} s; best val param_mse "
-            f"{best:.5f} at epoch {best_epoch + 1} -> {ck_path}")
+        best_txt = (f"best val param_mse {best:.5f} at epoch {best_epoch + 1}" if best_epoch >= 0 else
+                    "regression never switched on: model.pt holds the last weights")
+        log(f"done ({stopped}) after {epoch + 1} epochs, {result['seconds']} s; {best_txt} -> {ck_path}")
         log_file.close()
     d.close()
     return result

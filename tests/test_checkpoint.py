@@ -16,6 +16,15 @@ from explorer.checkpoint import (
 )
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    # tiny model: one thread avoids OpenMP spin-waits on a shared 2-core machine
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def debug_ckpt(tmp_path_factory: pytest.TempPathFactory):
     return make_debug_checkpoint(tmp_path_factory.mktemp("ckpt") / "debug.pt", n_params=16, n_plugin=41,

@@ -64,11 +64,13 @@ class ConvDecoder(nn.Module):
             nn.Linear(hidden, self.c0 * self.h0 * self.w0), nn.ReLU(inplace=True),
         )
         layers: list[nn.Module] = []
-        rev = list(channels[::-1]) + [channels[0]]
+        rev = list(channels[::-1])
         for c_in, c_out in itertools.pairwise(rev):
             layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), nn.BatchNorm2d(c_out),
                        nn.ReLU(inplace=True)]
-        layers.append(nn.Conv2d(channels[0], 1, 3, padding=1))
+        # the last up-sampling writes the single output channel directly: any layer run at the full
+        # 64 x 80 resolution with several channels (conv, BatchNorm) costs more than the rest of the decoder
+        layers.append(nn.ConvTranspose2d(channels[0], 1, 4, stride=2, padding=1))
         self.deconv = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
