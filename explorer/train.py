@@ -16,7 +16,9 @@ with 2 threads on 2 busy cores OpenMP spin-waits made steps 3-5x slower than wit
 
 Measured cost (2-core development CPU, batch 64, 16 params, one thread, CPU time per train step x 125
 steps = one epoch over 8,000 sounds; an estimate of wall time on an otherwise idle core):
-    mlp 9 s, cnn 19 s, resnet 38 s, ae 19 s, vae 19 s, wae 20 s, vae_flow 22 s, flow_reg 29 s, flow_dis 34 s.
+    mlp 8-9 s, cnn 19-20 s, resnet 24-38 s, ae 19-20 s, vae 19-20 s, wae 20 s, vae_flow 22 s,
+    flow_reg 29-30 s, flow_dis 32-34 s; with 30 params flow_reg 39 s, flow_dis 40 s (the sequential
+    inverse of the regression flow, needed for the decoded-parameter MSE, grows with P).
 Wall time seen on the shared machine (load average 5-6, `--threads 1`): flow_dis 65-72 s per epoch of
 ds16 (8,730 train sounds, 136 steps) plus ~3 s validation. Default schedules (60 epochs, early stopping
 after 10 stalled epochs) thus stay under ~40 CPU-minutes per model.
