@@ -1,0 +1,49 @@
+"""Write MODEL_CARD.md next to a shipped checkpoint from what the checkpoint and its results record.
+
+    .venv/bin/python scripts/model_card.py checkpoints/flow_dis_16/model.pt results/ship_flow_dis_16_test.json
+
+Everything in the card is read from the checkpoint's `train` record, its dataset's meta.json and the
+evaluation JSON written by `python -m explorer.evaluate`: no number is typed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import torch
+
+
+def main(ckpt_path: str, results_path: str | None = None) -> None:
+    ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    tr = ck.get("train", {})
+    lines = [f"# {ck['model']} ({len(ck['param_names'])} parameters)", ""]
+    lines += ["## Data", f"- parameters: {', '.join(ck['param_names'])}",
+              f"- semantic dims: {ck.get('semantic_dims')} for pairs "
+              f"{[f'{a} <-> {b}' for a, b, *_ in ck.get('tag_pairs', [])]}", ""]
+    lines += ["## Training", f"- command: `{tr.get('command', '?')}`",
+              f"- epochs run: {tr.get('epochs')} (best {tr.get('best_epoch')}), stopped by: "
+              f"{tr.get('stopped')}", f"- wall time: {tr.get('seconds')} s on {tr.get('device')} "
+              f"(shared 2-core CPU, one torch thread)",
+              f"- best validation parameter MSE: {tr.get('metrics', {}).get('val_param_mse')}",
+              f"- config: `{json.dumps(ck['config'])}`", ""]
+    if results_path and os.path.isfile(results_path):
+        res = json.load(open(results_path))
+        lines += ["## Evaluation", f"- command: `{res['command']}`",
+                  f"- {res['n']} sounds of split `{res.get('split')}` of `{res.get('dataset')}`", "",
+                  "| row | " + " | ".join(res["rows"][0]["metrics"]) + " |",
+                  "|---|" + "---|" * len(res["rows"][0]["metrics"])]
+        for row in res["rows"]:
+            cells = [f"{m['mean']:.4g}" for m in row["metrics"].values()]
+            lines.append(f"| {row['name']} | " + " | ".join(cells) + " |")
+        lines.append("")
+        lines.append("Means over sounds; SC = spectral convergence on linear mel magnitude (1.0 = silence).")
+    out = os.path.join(os.path.dirname(ckpt_path), "MODEL_CARD.md")
+    with open(out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
