@@ -104,7 +104,7 @@ def map_figure(lmap, colour_by: str = "category", overlay: dict | None = None) -
         xaxis={"range": [x0, x1], "showgrid": False, "zeroline": False, "title": {"text": ""}},
         yaxis={"range": [y0, y1], "showgrid": False, "zeroline": False},
         legend={"orientation": "h", "y": -0.08, "font": {"size": 10}},
-        margin={"l": 30, "r": 10, "t": 10, "b": 10}, height=520)
+        margin={"l": 50, "r": 10, "t": 10, "b": 10}, height=520)
     return {"data": data, "layout": layout}
 
 
