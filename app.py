@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 import time
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -33,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     log = logging.getLogger("flowsynth.app")
     t0 = time.perf_counter()
+    # import the UI stack (gradio: seconds) while the synth workers and the model start
+    ui_import = threading.Thread(target=lambda: __import__("explorer.app_ui"), daemon=True)
+    ui_import.start()
     import torch
 
     torch.set_num_threads(1)  # small models: one thread per request beats oversubscribing shared cores
@@ -61,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     e = engine.entry()
     log.info("model %s loaded on %s; map: %s; warm-up %.2f s", e.name, e.model.device,
              f"{len(e.lmap)} sounds" if e.lmap is not None else e.map_error, warm["seconds"])
+    ui_import.join()
     from explorer.app_ui import build
 
     demo, kw = build(engine)

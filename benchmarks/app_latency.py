@@ -88,7 +88,7 @@ def round_trip(checkpoint: str, n: int, seed: int = 0) -> dict[str, float]:
 
     port = free_port()
     ckdir = os.path.dirname(os.path.dirname(os.path.abspath(checkpoint)))
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115 - kept for the error
     t_start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "app.py", "--checkpoint", checkpoint, "--checkpoints-dir", ckdir,
                              "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -113,7 +113,7 @@ def round_trip(checkpoint: str, n: int, seed: int = 0) -> dict[str, float]:
             dims, has_map = len(cur["z"]), cur["xy"] is not None
             times: dict[str, list[float]] = {"/select_point": [], "/decode_xy": [], "/set_dim": []}
             for _ in range(n):
-                for name in times:
+                for name, samples in times.items():
                     t = time.perf_counter()
                     if name == "/select_point" and has_map:
                         client.predict(int(rng.integers(16)), api_name=name)
@@ -123,7 +123,7 @@ def round_trip(checkpoint: str, n: int, seed: int = 0) -> dict[str, float]:
                                        xy[1] * float(rng.uniform(0.5, 1.5)), api_name=name)
                     elif name == "/set_dim":
                         client.predict(int(rng.integers(dims)), float(rng.uniform(-2, 2)), api_name=name)
-                    times[name].append(1e3 * (time.perf_counter() - t))
+                    samples.append(1e3 * (time.perf_counter() - t))
             suffix = " + WAV download" if download else ""
             out.update({k + suffix: float(np.median(v)) for k, v in times.items() if v})
         out["startup to first page (s)"] = startup

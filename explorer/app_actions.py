@@ -143,16 +143,17 @@ def _model(engine: Engine, st: dict):
     return engine.entry(st["model"]).model
 
 
-def set_current_z(engine: Engine, st: dict, z: np.ndarray, label: str) -> dict:
-    """Make latent code `z[D]` the current point: decode it to parameters."""
+def set_current_z(engine: Engine, st: dict, z: np.ndarray, label: str, xy=None) -> dict:
+    """Make latent code `z[D]` the current point: decode it to parameters. `xy`: where it was clicked on
+    the map (the marker goes there); otherwise the marker goes where the map projects `z`."""
     m = _model(engine, st)
     z = np.asarray(z, np.float32).reshape(-1)
     if z.shape[0] != m.latent_dim or not np.all(np.isfinite(z)):
         raise UserError(f"latent code must be {m.latent_dim} finite numbers")
     t = time.perf_counter()
     v = m.decode(torch.as_tensor(z[None]))[0].numpy()
-    st = dict(st, z=z, v=v, full=m.full_params(v[None])[0], label=label,
-              _decode_s=time.perf_counter() - t)
+    st = dict(st, z=z, v=v, full=m.full_params(v[None])[0], label=label, xy=None if xy is None else
+              [float(xy[0]), float(xy[1])], _decode_s=time.perf_counter() - t)
     return st
 
 
@@ -167,7 +168,8 @@ def set_current_params(engine: Engine, st: dict, v: np.ndarray, label: str, full
         audio = engine.synth.render_one(m.full_params(v[None])[0])
         z = m.encode(log_mel(audio)).numpy()[0]
     full = m.full_params(v[None])[0] if full is None else np.asarray(full, np.float32)
-    return dict(st, z=z.astype(np.float32), v=v, full=full, label=label, _decode_s=time.perf_counter() - t)
+    return dict(st, z=z.astype(np.float32), v=v, full=full, label=label, xy=None,
+                _decode_s=time.perf_counter() - t)
 
 
 def map_xy(engine: Engine, st: dict, z: np.ndarray) -> np.ndarray | None:
@@ -181,7 +183,7 @@ def overlay(engine: Engine, st: dict) -> dict:
     ov = plots.empty_overlay()
     xy = map_xy(engine, st, st["z"])
     if xy is not None:
-        ov["current"] = xy[0].tolist()
+        ov["current"] = st["xy"] if st.get("xy") is not None else xy[0].tolist()
         if st["neighbours"]:
             ov["neighbours"] = map_xy(engine, st, np.stack([n["z"] for n in st["neighbours"]])).tolist()
         if st["steps"]:
@@ -262,7 +264,7 @@ def select_point(engine: Engine, st: dict, index: int) -> dict:
     i = int(index)
     if not 0 <= i < len(lmap):
         raise UserError(f"no dataset point {i} (the map has {len(lmap)})")
-    return set_current_z(engine, st, lmap.z[i], f"{lmap.names[i]} ({lmap.banks[i]})")
+    return set_current_z(engine, st, lmap.z[i], f"{lmap.names[i]} ({lmap.banks[i]})", lmap.xy[i])
 
 
 def decode_xy(engine: Engine, st: dict, x: float, y: float) -> dict:
@@ -272,7 +274,7 @@ def decode_xy(engine: Engine, st: dict, x: float, y: float) -> dict:
     if not (np.isfinite(x) and np.isfinite(y)):
         raise UserError("map position must be finite")
     z = lmap.unproject(np.array([[x, y]], np.float32))[0]
-    return set_current_z(engine, st, z, f"map point ({x:.2f}, {y:.2f})")
+    return set_current_z(engine, st, z, f"map point ({x:.2f}, {y:.2f})", (x, y))
 
 
 def map_click(engine: Engine, st: dict, payload: str) -> dict:

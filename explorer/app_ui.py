@@ -66,8 +66,7 @@ def build(engine: A.Engine) -> tuple[gr.Blocks, dict]:
                                      label=sem_labels[i] if i < len(sem_labels) else f"s{i}",
                                      visible=i < len(sem_labels), elem_id=f"sem-{i}", min_width=160)
                            for i in range(A.MAX_SEMANTIC)]
-                with gr.Accordion("Every latent dimension", open=False):
-                    with gr.Row():
+                with gr.Accordion("Every latent dimension", open=False), gr.Row():
                         lat = [gr.Slider(-A.SLIDER_RANGE, A.SLIDER_RANGE, value=0, step=0.01,
                                          label=lat_labels[i] if i < len(lat_labels) else f"z{i}",
                                          visible=i < len(lat_labels), elem_id=f"lat-{i}", min_width=160)
@@ -116,8 +115,7 @@ def build(engine: A.Engine) -> tuple[gr.Blocks, dict]:
                 with gr.Row():
                     input_audio = gr.Audio(label="Input as the model hears it", type="numpy", interactive=False)
                 compare_plot = gr.Plot(show_label=False, elem_id="compare-plot")
-            with gr.Tab("Presets", id="tab-presets"):
-                with gr.Row():
+            with gr.Tab("Presets", id="tab-presets"), gr.Row():
                     with gr.Column():
                         preset_name = gr.Textbox(label="Preset name", placeholder="(the current label)")
                         export_btn = gr.Button("Export current sound", elem_id="export-btn")
@@ -285,7 +283,7 @@ def build(engine: A.Engine) -> tuple[gr.Blocks, dict]:
                                    api_name=False)
 
         @guard(len(audio_outs), 6)
-        def on_refine(st, budget, progress=gr.Progress()):
+        def on_refine(st, budget, progress=gr.Progress()):  # noqa: B008 - Gradio's progress idiom
             st, view = A.refine_current(engine, ensure(st), budget, progress)
             return [*pack(st, view, view["sc_text"]), view["input_audio"], plots.to_plot(view["compare"]),
                     view["sc_text"]]

@@ -147,7 +147,7 @@ def prepare(path: str, sample_rate: int = 22050, seconds: float = 4.0, note: int
     peak = float(np.max(np.abs(x))) if len(x) else 0.0
     if peak < 1e-5:
         raise AudioInputError(f"{os.path.basename(path)}: the audio is silent.")
-    n = int(round(seconds * sample_rate))
+    n = round(seconds * sample_rate)
     f0 = detect_pitch(x[: 2 * n], sample_rate)
     ratio = 1.0
     if shift and f0 is not None:

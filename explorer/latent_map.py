@@ -24,6 +24,7 @@ import os
 import pickle
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -155,7 +156,9 @@ def fit_projection(z: np.ndarray, method: str = "umap", seed: int = 0, n_neighbo
 
     reducer = umap.UMAP(n_neighbors=min(n_neighbors, max(2, len(z) - 1)), min_dist=min_dist,
                         random_state=seed)
-    xy = reducer.fit_transform(z).astype(np.float32)
+    with warnings.catch_warnings():  # "n_jobs overridden by setting random_state": wanted, for reproducibility
+        warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+        xy = reducer.fit_transform(z).astype(np.float32)
     return xy, reducer
 
 
@@ -184,7 +187,7 @@ def measure_quality(lmap: LatentMap, reducer=None, n_eval: int = 200, seed: int 
         t = time.perf_counter()
         inv.append(np.linalg.norm(sub.unproject(lmap.xy[i : i + 1])[0] - lmap.z[i]) / z_spread)
         t_inv += time.perf_counter() - t
-    q = {"n_eval": int(len(ids)), "knn_k": K_NEIGHBOURS,
+    q = {"n_eval": len(ids), "knn_k": K_NEIGHBOURS,
          "knn_forward_error": float(np.median(fwd)), "knn_inverse_error": float(np.median(inv)),
          "knn_forward_ms": 1e3 * t_fwd / len(ids), "knn_inverse_ms": 1e3 * t_inv / len(ids),
          "errors": "median over leave-one-out points, relative to the RMS spread of xy / z"}

@@ -14,7 +14,7 @@ import json
 
 import numpy as np
 
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+PALETTE = ["#c4c4c4", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd"]
 TAG_COLOURS = {-1: "#3b4cc0", 0: "#c8c8c8", 1: "#d62728"}
 GRID = 48  # click-catcher resolution per axis

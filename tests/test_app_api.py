@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,7 +46,7 @@ def app_server(root, log_path, timeout=120.0):
     """Start `python app.py` on a free port with the checkpoints under `root`; yield its URL."""
     port = free_port()
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
-    log = open(log_path, "w")
+    log = open(log_path, "w")  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(
         [sys.executable, "app.py", "--checkpoints-dir", str(root), "--checkpoint",
          str(root / "debug_16" / "model.pt"), "--port", str(port)],
@@ -55,7 +56,7 @@ def app_server(root, log_path, timeout=120.0):
         t0 = time.time()
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"app exited ({proc.returncode}): {open(log_path).read()[-2000:]}")
+                raise RuntimeError(f"app exited ({proc.returncode}): {Path(log_path).read_text()[-2000:]}")
             try:
                 with urllib.request.urlopen(url, timeout=2) as r:
                     if r.status == 200:
@@ -63,7 +64,7 @@ def app_server(root, log_path, timeout=120.0):
             except OSError:
                 pass
             if time.time() - t0 > timeout:
-                raise RuntimeError(f"app not up after {timeout} s: {open(log_path).read()[-2000:]}")
+                raise RuntimeError(f"app not up after {timeout} s: {Path(log_path).read_text()[-2000:]}")
             time.sleep(0.3)
         yield url
     finally:
@@ -91,7 +92,7 @@ def client(server):
 
 def main_ok(out, label_start=None):
     """Main outputs: audio, mel, params, overlay, info, status, 32 latent, 8 semantic."""
-    audio, mel, params, overlay, info, status = out[:6]
+    audio, mel, params, overlay, _info, status = out[:6]
     assert len(out) == 6 + N_DIMS + N_SEM
     data, sr = sf.read(audio)
     assert sr == 22050 and data.shape == (88200,) and np.abs(data).max() > 0
@@ -117,7 +118,7 @@ def test_init_and_map(client):
     out = client.predict(api_name="/init")
     main_ok(out[:-1])
     fig = json.loads(out[-1]["plot"])
-    assert [t["uid"] for t in fig["data"]][0] == "grid"
+    assert fig["data"][0]["uid"] == "grid"
     assert sum(len(t["x"]) for t in fig["data"] if t["uid"].startswith("ds:")) == 40
     out = client.predict("tag: dark / bright", api_name="/colour_map")
     names = {t["name"].split(" (")[0] for t in json.loads(out["plot"])["data"] if t["uid"].startswith("ds:")}
@@ -151,9 +152,9 @@ def test_slider_endpoints(client):
 
 def test_neighbourhood_and_interpolation(client):
     client.predict(2, api_name="/select_point")
-    strip, dd, overlay, status = client.predict(0.4, 4, 7, api_name="/neighbourhood")
+    _strip, _dd, overlay, status = client.predict(0.4, 4, 7, api_name="/neighbourhood")
     assert "4 neighbours" in status and len(json.loads(overlay)["neighbours"][0]) == 4
-    audio, mel, status = client.predict("n1", api_name="/play_neighbour")
+    audio, _mel, status = client.predict("n1", api_name="/play_neighbour")
     assert sf.read(audio)[0].shape == (88200,) and status == "neighbour n1"
     main_ok(client.predict("n1", api_name="/neighbour_to_current"), "neighbour n1")
     client.predict(5, api_name="/select_point")
@@ -161,9 +162,9 @@ def test_neighbourhood_and_interpolation(client):
     client.predict(9, api_name="/select_point")
     ends, overlay, status = client.predict(api_name="/set_b")
     assert "**A**" in ends and "(not set)" not in ends
-    strip, traj, dd, overlay, status = client.predict(4, api_name="/interpolate")
+    _strip, traj, _dd, overlay, status = client.predict(4, api_name="/interpolate")
     assert len(json.loads(traj["plot"])["data"]) == 16 and len(json.loads(overlay)["path"][0]) == 4
-    audio, mel, status = client.predict("s3", api_name="/play_step")
+    audio, _mel, status = client.predict("s3", api_name="/play_step")
     assert sf.read(audio)[0].shape == (88200,)
     main_ok(client.predict("s3", api_name="/step_to_current"), "interpolation step s3")
 
@@ -196,13 +197,13 @@ def test_presets_round_trip(client, tmp_path):
     files, status = client.predict("Round trip", api_name="/export_preset")
     bank = next(f for f in files if f.endswith(".bank"))
     js = next(f for f in files if f.endswith(".json"))
-    assert read_bank(bank)[0].name == "Round trip" and json.load(open(js))["name"] == "Round trip"
-    dd, status = client.predict(handle_file(bank), api_name="/load_presets")
+    assert read_bank(bank)[0].name == "Round trip" and json.loads(Path(js).read_text())["name"] == "Round trip"
+    _dd, status = client.predict(handle_file(bank), api_name="/load_presets")
     assert "1 preset(s) loaded" in status
     main_ok(client.predict("000 Round trip", api_name="/place_preset"), "preset: 000 Round trip")
     bad = tmp_path / "bad.bank"
     bad.write_text("amSynth\n<preset> <name> x\n<parameter> amp_attack ???\n")
-    dd, status = client.predict(handle_file(str(bad)), api_name="/load_presets")
+    _dd, status = client.predict(handle_file(str(bad)), api_name="/load_presets")
     assert status.startswith("Error: bad.bank, line 3")
 
 

@@ -9,7 +9,6 @@ import re
 import numpy as np
 import pytest
 import soundfile as sf
-
 from test_app_api import ROOT, app_server, make_models
 
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")
@@ -99,7 +98,7 @@ def test_load_click_point_and_empty_spot(page):
     href = audio_href(pg)
     assert href.endswith(".wav") and fetch_size(pg, href) > 88200 * 2  # 4 s of 16-bit audio
     dot_xy = pg.evaluate("""() => { const gd = document.querySelector('#latent-map .js-plotly-plot');
-        const t = gd.data.find(t => t.uid === 'ds:' + %s); return [t.x[2], t.y[2]]; }""" % "0")
+        const t = gd.data.find(t => t.uid === 'ds:0'); return [t.x[2], t.y[2]]; }""")
     pg.wait_for_function("(xy) => { const gd = document.querySelector('#latent-map .js-plotly-plot');"
                          "const t = gd.data.find(t => t.uid === 'current');"
                          "return t.x.length && Math.abs(t.x[0] - xy[0]) < 1e-3 && Math.abs(t.y[0] - xy[1]) < 1e-3; }",

@@ -80,7 +80,7 @@ def test_export_cli_umap(tmp_path, synth):
     with open(ckpt.parent / L.UMAP_PKL, "rb") as f:
         reducer = pickle.load(f)
     assert np.allclose(reducer.embedding_, m.xy, atol=1e-5)
-    meta = json.load(open(ckpt.parent / L.MAP_JSON))
+    meta = json.loads((ckpt.parent / L.MAP_JSON).read_text())
     q = meta["quality"]
     for k in ("knn_forward_error", "knn_inverse_error", "umap_forward_error", "umap_inverse_error",
               "umap_inverse_ms", "knn_inverse_ms"):
