@@ -125,7 +125,8 @@ class Engine:
         base = e.base_figures[colour]
         if not base["data"]:
             return base
-        data = base["data"][: -len(plots.OVERLAY_UIDS)] + plots.overlay_traces(overlay)
+        kind = base["data"][-1]["type"]  # the overlay is drawn like the dots (SVG or WebGL)
+        data = base["data"][: -len(plots.OVERLAY_UIDS)] + plots.overlay_traces(overlay, kind)
         return {"data": data, "layout": base["layout"]}
 
 

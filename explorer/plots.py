@@ -98,7 +98,8 @@ def map_figure(lmap, colour_by: str = "category", overlay: dict | None = None) -
                      "x": _r(lmap.xy[idx, 0], 3), "y": _r(lmap.xy[idx, 1], 3), "customdata": idx.tolist(),
                      "text": text[idx].tolist(), "hovertemplate": "%{text}<extra></extra>",
                      "marker": {"size": 6, "color": colour, "opacity": 0.75}})
-    data += overlay_traces(overlay or empty_overlay())
+    # WebGL dots are drawn above every SVG trace: the overlay must be WebGL too to stay visible
+    data += overlay_traces(overlay or empty_overlay(), kind)
     layout = _base_layout(
         hovermode="closest", hoverdistance=12, uirevision="map", dragmode="pan", clickmode="event",
         xaxis={"range": [x0, x1], "showgrid": False, "zeroline": False, "title": {"text": ""}},
@@ -115,24 +116,25 @@ def _xy_lists(points) -> tuple[list, list]:
     return _r(p[:, 0]), _r(p[:, 1])
 
 
-def overlay_traces(overlay: dict) -> list[dict]:
-    """Overlay traces in a fixed order: neighbours, interpolation path, end points, current point."""
+def overlay_traces(overlay: dict, kind: str = "scatter") -> list[dict]:
+    """Overlay traces in a fixed order: neighbours, interpolation path, end points, current point.
+    `kind`: "scatter" (SVG) or "scattergl", as the map's dots."""
     nx, ny = _xy_lists(overlay.get("neighbours"))
     px, py = _xy_lists(overlay.get("path"))
     ex, ey = _xy_lists(overlay.get("ends"))
     cx, cy = _xy_lists(None if overlay.get("current") is None else [overlay["current"]])
     return [
-        {"type": "scatter", "mode": "markers", "uid": "neighbours", "name": "neighbours", "x": nx, "y": ny,
+        {"type": kind, "mode": "markers", "uid": "neighbours", "name": "neighbours", "x": nx, "y": ny,
          "marker": {"size": 10, "color": "#ff9900", "symbol": "diamond", "line": {"width": 1, "color": "#000"}},
          "hovertemplate": "neighbour %{pointNumber}<extra></extra>", "showlegend": False},
-        {"type": "scatter", "mode": "lines+markers", "uid": "path", "name": "interpolation", "x": px, "y": py,
+        {"type": kind, "mode": "lines+markers", "uid": "path", "name": "interpolation", "x": px, "y": py,
          "line": {"color": "#2b8cbe", "width": 2}, "marker": {"size": 8, "color": "#2b8cbe"},
          "hovertemplate": "step %{pointNumber}<extra></extra>", "showlegend": False},
-        {"type": "scatter", "mode": "markers+text", "uid": "ends", "name": "A/B", "x": ex, "y": ey,
+        {"type": kind, "mode": "markers+text", "uid": "ends", "name": "A/B", "x": ex, "y": ey,
          "text": ["A", "B"][: len(ex)], "textposition": "top center", "hoverinfo": "skip",
          "marker": {"size": 12, "color": "#2b8cbe", "symbol": "square"}, "showlegend": False},
-        {"type": "scatter", "mode": "markers", "uid": "current", "name": "current", "x": cx, "y": cy,
-         "marker": {"size": 18, "color": "#000", "symbol": "star", "line": {"width": 2, "color": "#fff"}},
+        {"type": kind, "mode": "markers", "uid": "current", "name": "current", "x": cx, "y": cy,
+         "marker": {"size": 22, "color": "#e41a1c", "symbol": "star", "line": {"width": 2, "color": "#000"}},
          "hoverinfo": "skip", "showlegend": False},
     ]
 
