@@ -229,3 +229,17 @@ def test_map_figures(engine, st):
         {"untagged", *lmap.tag_pairs[0][:2]}
     summary = A.summary(engine, st)
     assert summary["xy"] is not None and len(summary["texts"]) == 41
+
+
+def test_large_maps_use_webgl_for_dots_and_overlay():
+    from explorer.latent_map import LatentMap
+
+    n = 6000
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((n, 4)).astype(np.float32)
+    lmap = LatentMap(z, z[:, :2], [f"p{i}" for i in range(n)], ["b"] * n, np.zeros(n, np.int16), ["other"],
+                     np.zeros((n, 1), np.int8), [["dark", "bright", "centroid"]])
+    fig = valid(plots.map_figure(lmap, "category", {"current": [0.0, 0.0]}))
+    types = {t["uid"]: t["type"] for t in fig["data"]}
+    assert types["grid"] == "scatter" and types["ds:0"] == "scattergl"
+    assert all(types[u] == "scattergl" for u in plots.OVERLAY_UIDS)  # drawn above the WebGL dots

@@ -14,7 +14,9 @@ from test_app_api import ROOT, app_server, make_models
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+        "--disable-component-update", "--disable-sync", "--no-first-run",
+        # a fake microphone (a beep) for the recording test
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium not installed")
 
@@ -39,7 +41,8 @@ def browser():
 @pytest.fixture
 def page(browser, url):
     os.makedirs(ARTIFACTS, exist_ok=True)
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True,
+                              permissions=["microphone"])
     pg = ctx.new_page()
     pg.set_default_timeout(30000)
     pg.goto(url)
@@ -190,3 +193,15 @@ def test_corrupt_upload_shows_message_and_app_goes_on(page, tmp_path):
     area = pg.locator("#latent-map .nsewdrag").first.bounding_box()
     pg.mouse.click(area["x"] + area["width"] / 2, area["y"] + area["height"] - 8)
     wait_info(pg, "map point (")
+
+
+def test_record_with_the_microphone(page):
+    pg = page
+    pg.get_by_role("tab", name="Audio in").click()
+    pg.locator("#audio-in button[aria-label='Record audio']").click()
+    pg.locator("#audio-in button", has_text="Record").first.click()
+    pg.wait_for_timeout(2000)
+    pg.locator("#audio-in button:visible", has_text="Stop").first.click()
+    wait_status(pg, "SC = ")
+    assert "detected f0" in status(pg) or "no pitch" in status(pg)
+    wait_info(pg, "audio: ")
