@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Ship a trained run as an app checkpoint: copy, export the latent map, evaluate, write the model card.
+#
+#   scripts/ship.sh runs/16/flow_dis flow_dis_16 16
+#
+# Writes checkpoints/<NAME>/{model.pt, latent_map.npz, latent_map.json, umap.pkl, MODEL_CARD.md} and
+# results/ship_<NAME>_{test,ood}.json (plus results/semantic_<NAME>.json for flow_dis models).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN=$1 NAME=$2 P=$3
+PY=.venv/bin/python
+export PYTHONPATH=. OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+mkdir -p "checkpoints/$NAME" results
+cp "$RUN/model.pt" "checkpoints/$NAME/model.pt"
+$PY -m explorer.latent_map export --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P"
+$PY -m explorer.evaluate --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P" --split test \
+  --quiet --out "results/ship_${NAME}_test.json"
+$PY -m explorer.evaluate --checkpoint "checkpoints/$NAME/model.pt" --audio data/ood --data "data/ds$P" \
+  --quiet --out "results/ship_${NAME}_ood.json"
+if [[ $NAME == flow_dis* ]]; then
+  $PY -m explorer.semantic_eval --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P" \
+    --out "results/semantic_${NAME}.json"
+fi
+$PY scripts/model_card.py "checkpoints/$NAME/model.pt" "results/ship_${NAME}_test.json"
