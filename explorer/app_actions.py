@@ -92,7 +92,11 @@ class Engine:
                 from explorer.checkpoint import load_model
 
                 path = self.checkpoints[name]
-                e = ModelEntry(name, path, load_model(path, device=self.device))
+                model = load_model(path, device=self.device)
+                if not getattr(model.model, "has_latent", True):
+                    raise UserError(f"model {name!r} ({model.name}) has no latent space to explore; "
+                                    "choose an auto-encoder model (e.g. flow_dis, flow_reg, vae)")
+                e = ModelEntry(name, path, model)
                 try:
                     e.lmap = load_map(path)
                     if e.lmap.latent_dim != e.model.latent_dim:

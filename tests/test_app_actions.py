@@ -243,3 +243,42 @@ def test_large_maps_use_webgl_for_dots_and_overlay():
     types = {t["uid"]: t["type"] for t in fig["data"]}
     assert types["grid"] == "scatter" and types["ds:0"] == "scattergl"
     assert all(types[u] == "scattergl" for u in plots.OVERLAY_UIDS)  # drawn above the WebGL dots
+
+
+def test_models_without_a_latent_space_are_refused_clearly(engine, st, tmp_path):
+    from explorer.checkpoint import checkpoint_dict, save_checkpoint
+    from explorer.models import build_model, make_config
+
+    model = build_model("mlp", make_config("mlp", n_params=16))
+    meta = {"param_names": [f"p{i}" for i in range(16)], "param_indices": list(range(16)),
+            "param_steps": [0] * 16, "default_values": [0.5] * 41, "stats": {"mean": -4.0, "std": 2.5}}
+    path = tmp_path / "mlp" / "model.pt"
+    path.parent.mkdir()
+    save_checkpoint(str(path), checkpoint_dict("mlp", model, meta))
+    engine.checkpoints["mlp16"] = str(path)
+    try:
+        with pytest.raises(A.UserError, match="no latent space to explore"):
+            A.choose_model(engine, st, "mlp16")
+    finally:
+        del engine.checkpoints["mlp16"]
+
+
+def test_non_invertible_model_places_presets_by_encoding(engine, tmp_path):
+    from explorer.checkpoint import checkpoint_dict, save_checkpoint
+    from explorer.models import build_model, make_config
+
+    model = build_model("vae", make_config("vae", n_params=16))
+    meta = {"param_names": [f"p{i}" for i in range(16)], "param_indices": list(range(16)),
+            "param_steps": [0] * 16, "default_values": [0.5] * 41, "stats": {"mean": -4.0, "std": 2.5}}
+    path = tmp_path / "vae" / "model.pt"
+    path.parent.mkdir()
+    save_checkpoint(str(path), checkpoint_dict("vae", model, meta))
+    engine.checkpoints["vae16"] = str(path)
+    try:
+        st = A.choose_model(engine, A.new_state(engine), "vae16")
+        st = dict(st, presets={"p": np.full(41, 0.3, np.float32)})
+        st = A.place_preset(engine, st, "p")
+        assert st["z"].shape == (16,) and np.allclose(st["v"], 0.3)
+        check_view(engine, A.render_view(engine, st))
+    finally:
+        del engine.checkpoints["vae16"]
