@@ -148,7 +148,7 @@ def _model(engine: Engine, st: dict):
     return engine.entry(st["model"]).model
 
 
-def set_current_z(engine: Engine, st: dict, z: np.ndarray, label: str, xy=None) -> dict:
+def set_current_z(engine: Engine, st: dict, z: np.ndarray, label: str, xy=None, v=None) -> dict:
     """Make latent code `z[D]` the current point: decode it to parameters. `xy`: where it was clicked on
     the map (the marker goes there); otherwise the marker goes where the map projects `z`."""
     m = _model(engine, st)
@@ -156,7 +156,9 @@ def set_current_z(engine: Engine, st: dict, z: np.ndarray, label: str, xy=None) 
     if z.shape[0] != m.latent_dim or not np.all(np.isfinite(z)):
         raise UserError(f"latent code must be {m.latent_dim} finite numbers")
     t = time.perf_counter()
-    v = m.decode(torch.as_tensor(z[None]))[0].numpy()
+    if v is None or len(v) != len(m.param_names):
+        v = m.decode(torch.as_tensor(z[None]))[0].numpy()
+    v = np.asarray(v, np.float32)
     st = dict(st, z=z, v=v, full=m.full_params(v[None])[0], label=label, xy=None if xy is None else
               [float(xy[0]), float(xy[1])], _decode_s=time.perf_counter() - t)
     return st
@@ -269,7 +271,8 @@ def select_point(engine: Engine, st: dict, index: int) -> dict:
     i = int(index)
     if not 0 <= i < len(lmap):
         raise UserError(f"no dataset point {i} (the map has {len(lmap)})")
-    return set_current_z(engine, st, lmap.z[i], f"{lmap.names[i]} ({lmap.banks[i]})", lmap.xy[i])
+    v = None if lmap.v is None else lmap.v[i]  # decoded at export
+    return set_current_z(engine, st, lmap.z[i], f"{lmap.names[i]} ({lmap.banks[i]})", lmap.xy[i], v)
 
 
 def decode_xy(engine: Engine, st: dict, x: float, y: float) -> dict:

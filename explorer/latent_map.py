@@ -4,6 +4,7 @@
 
 writes next to the checkpoint:
 - `latent_map.npz`: `z` float32 [N, D] (deterministic encodings), `xy` float32 [N, 2] (projection),
+  `v` float32 [N, P] (each code decoded to parameters, so selecting a dot needs no decode),
   `category` int16 [N], `tags` int8 [N, n_pairs], `split` uint8 [N];
 - `latent_map.json`: names, banks, category names, tag pairs, the projection method and the measured
   quality of the 2-D <-> latent maps (see below), the command;
@@ -47,6 +48,7 @@ class LatentMap:
     tags: np.ndarray  # int8 [N, n_pairs]
     tag_pairs: list[list[str]]  # [negative, positive, descriptor]
     meta: dict = field(default_factory=dict)
+    v: np.ndarray | None = None  # float32 [N, P]: each code decoded at export (a dot click needs no decode)
 
     def __post_init__(self) -> None:
         self.z = np.ascontiguousarray(self.z, np.float32)
@@ -84,8 +86,9 @@ class LatentMap:
         return int(np.argmin(d))
 
     def save(self, directory: str) -> None:
+        extra = {} if self.v is None else {"v": np.asarray(self.v, np.float32)}
         np.savez(os.path.join(directory, MAP_NPZ), z=self.z, xy=self.xy,
-                 category=np.asarray(self.category, np.int16), tags=np.asarray(self.tags, np.int8))
+                 category=np.asarray(self.category, np.int16), tags=np.asarray(self.tags, np.int8), **extra)
         meta = dict(self.meta, version=FORMAT_VERSION, names=self.names, banks=self.banks,
                     category_names=self.category_names, tag_pairs=self.tag_pairs)
         with open(os.path.join(directory, MAP_JSON), "w") as f:
@@ -126,7 +129,7 @@ def load_map(checkpoint: str) -> LatentMap:
     with np.load(npz_path) as a:
         arrays = {k: a[k] for k in a.files}
     return LatentMap(arrays["z"], arrays["xy"], meta.pop("names"), meta.pop("banks"), arrays["category"],
-                     meta.pop("category_names"), arrays["tags"], meta.pop("tag_pairs"), meta)
+                     meta.pop("category_names"), arrays["tags"], meta.pop("tag_pairs"), meta, arrays.get("v"))
 
 
 # -- building -------------------------------------------------------------------------------------
@@ -141,6 +144,15 @@ def encode_all(model, mels: np.ndarray, batch: int = 256) -> np.ndarray:
         with torch.no_grad():
             out.append(model.encode(x).detach().cpu().numpy().astype(np.float32))
     return np.concatenate(out) if out else np.zeros((0, model.latent_dim), np.float32)
+
+
+def decode_all(model, z: np.ndarray, batch: int = 1024) -> np.ndarray:
+    """Parameters of every code: `z[N, D]` -> `v[N, P]` (batched regression-flow inverse)."""
+    import torch
+
+    out = [model.decode(torch.from_numpy(np.ascontiguousarray(z[i : i + batch], np.float32))).numpy()
+           for i in range(0, len(z), batch)]
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, len(model.param_names)), np.float32)
 
 
 def fit_projection(z: np.ndarray, method: str = "umap", seed: int = 0, n_neighbors: int = 15,
@@ -238,6 +250,7 @@ def export(checkpoint: str, data: str, method: str = "umap", seed: int = 0, devi
         z, [r["name"] for r in ds.index[:n]], [r.get("bank", "") for r in ds.index[:n]],
         np.asarray(ds.category[:n]), ds.meta.get("categories", ["other"]), np.asarray(ds.tags[:n]),
         ds.meta.get("tag_pairs", []), method, seed)
+    lmap.v = decode_all(model, z)
     lmap.meta.update(checkpoint=os.path.abspath(checkpoint), data=os.path.abspath(data),
                      command="python -m explorer.latent_map " + " ".join(sys.argv[1:]))
     directory = os.path.dirname(os.path.abspath(checkpoint))
@@ -265,6 +278,7 @@ def build_debug_map(checkpoint: str, synth, n: int = 48, seed: int = 0, method: 
     tags = rng.integers(-1, 2, (n, len(pairs))).astype(np.int8)
     names = [f"{cats[c]} {i:03d}" for i, c in enumerate(category)]
     lmap, reducer = build_map(z, names, ["debug"] * n, category, cats, tags, pairs, method, seed)
+    lmap.v = decode_all(model, z)
     lmap.meta.update(checkpoint=os.path.abspath(checkpoint), data="debug renders")
     directory = os.path.dirname(os.path.abspath(checkpoint))
     lmap.save(directory)

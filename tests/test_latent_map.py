@@ -77,6 +77,7 @@ def test_export_cli_umap(tmp_path, synth):
     ds = load_dataset(str(data))
     assert len(m) == len(ds) and m.z.shape == (len(ds), 16) and m.xy.shape == (len(ds), 2)
     assert m.names == [r["name"] for r in ds.index] and np.array_equal(m.tags, ds.tags)
+    assert m.v.shape == (len(ds), 16) and np.all((m.v >= 0) & (m.v <= 1))
     with open(ckpt.parent / L.UMAP_PKL, "rb") as f:
         reducer = pickle.load(f)
     assert np.allclose(reducer.embedding_, m.xy, atol=1e-5)
@@ -86,3 +87,17 @@ def test_export_cli_umap(tmp_path, synth):
               "umap_inverse_ms", "knn_inverse_ms"):
         assert np.isfinite(q[k]), k
     assert meta["projection"] == "umap" and os.path.samefile(meta["data"], data)
+
+
+def test_debug_map_stores_decoded_params(tmp_path, synth):
+    import torch
+
+    from explorer.checkpoint import load_model, make_debug_checkpoint
+
+    ckpt = tmp_path / "model.pt"
+    make_debug_checkpoint(str(ckpt), n_params=16)
+    L.build_debug_map(str(ckpt), synth, n=12)
+    m = L.load_map(str(ckpt))
+    model = load_model(str(ckpt), device="cpu")
+    assert m.v.shape == (12, 16)
+    assert np.allclose(m.v, model.decode(torch.from_numpy(m.z)).numpy(), atol=1e-5)
