@@ -420,9 +420,10 @@ def interpolate(engine: Engine, st: dict, steps: int) -> tuple[dict, dict]:
     m = _model(engine, st)
     v = np.stack([it["v"] for it in items])
     names = [engine.plugin_names[i] for i in m.param_indices]
+    texts = [[t[i] for i in m.param_indices] for t in (engine.synth.texts(it["full"]) for it in items)]
     return st, {"strip": plots.mel_strip_figure([it["logmel"] for it in items], [f"s{i}" for i in range(steps)],
                                                 f"A -> B in {steps} steps"),
-                "trajectories": plots.trajectories_figure(v, names),
+                "trajectories": plots.trajectories_figure(v, names, texts),
                 "choices": [f"s{i}" for i in range(steps)],
                 "overlay": plots.overlay_json(overlay(engine, st)),
                 "status": f"interpolated {st['ends']['A']['label']} -> {st['ends']['B']['label']} in {steps} steps"}
