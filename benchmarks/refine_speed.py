@@ -77,7 +77,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=5)
     ap.add_argument("--budget", type=int, default=200)
     ap.add_argument("--noise", type=float, default=0.15)
-    ap.add_argument("--loss", default="logmel_l1")
+    ap.add_argument("--loss", default="mix", choices=("mix", "logmel_l1", "sc"))
     ap.add_argument("--sigma", type=float, default=0.15, help="CMA-ES initial step size")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int)

@@ -250,7 +250,7 @@ def evaluate(args: argparse.Namespace) -> dict:
                 refined = np.stack(refined)
                 audio_r = synth.render(refined)
                 v_r = refined[:, model.param_indices]
-                suffix = "" if args.refine_loss == "logmel_l1" else f"-{args.refine_loss}"
+                suffix = "" if args.refine_loss == "mix" else f"-{args.refine_loss}"
                 rows.append(_row(f"{model.name}+refine{args.refine}{suffix}", "refine", score(targets, audio_r, v_r, cfg),
                                  time.time() - t0, model=model.name, checkpoint=args.checkpoint,
                                  train=train_info(model),
@@ -308,8 +308,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--limit", type=int, help="at most N sounds, spread evenly over the split")
     ap.add_argument("--baseline", help="comma-separated reference rows: nearest, mean, silence")
     ap.add_argument("--refine", type=int, default=0, help="add a row refined by CMA-ES with N renders per sound")
-    ap.add_argument("--refine-loss", default="logmel_l1", choices=("logmel_l1", "mix", "sc"),
-                    help="refine objective: log-mel L1 (default), SC, or their sum")
+    ap.add_argument("--refine-loss", default="mix", choices=("mix", "logmel_l1", "sc"),
+                    help="refine objective: log-mel L1 + SC relative to the start (default), or one of them")
     ap.add_argument("--seed", type=int, default=0, help="CMA-ES seed")
     ap.add_argument("--workers", type=int, help="render processes (default: every core)")
     ap.add_argument("--device", help="torch device for the model (default: cuda if available)")

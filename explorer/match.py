@@ -112,7 +112,7 @@ class Matcher:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def match_audio(self, audio: np.ndarray, refine: int = 0, seed: int = 0, loss: str = "logmel_l1"
+    def match_audio(self, audio: np.ndarray, refine: int = 0, seed: int = 0, loss: str = "mix"
                     ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
         """Prepared `audio[T]` (22,050 Hz, 4 s) -> (`v_full[n_plugin]`, rendered `audio[T]`, scores)."""
         target_power = mel(audio[None], self.cfg)  # [1, 64, 80]
@@ -133,7 +133,7 @@ class Matcher:
         return v_full, out, scores
 
     def match_file(self, path: str, out_dir: str, name: str | None = None, refine: int = 0,
-                   pitch_shift: bool = False, seed: int = 0, loss: str = "logmel_l1") -> MatchResult:
+                   pitch_shift: bool = False, seed: int = 0, loss: str = "mix") -> MatchResult:
         """Match one file and write NAME.bank / NAME.json / NAME.wav into `out_dir`. Raises EvalError."""
         from explorer.presets import preset_json, write_bank
 
@@ -163,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--checkpoint", help="model checkpoint (default: see module docstring)")
     ap.add_argument("--refine", type=int, default=0, help="refine each match with N CMA-ES renders")
-    ap.add_argument("--refine-loss", default="logmel_l1", choices=("logmel_l1", "mix", "sc"),
-                    help="refine objective: log-mel L1 (default), SC, or their sum")
+    ap.add_argument("--refine-loss", default="mix", choices=("mix", "logmel_l1", "sc"),
+                    help="refine objective: log-mel L1 + SC relative to the start (default), or one of them")
     ap.add_argument("--pitch-shift", action="store_true", help="shift a detected pitch to note 60 first")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, help="render processes (default: every core)")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from explorer.features import log_mel
-from explorer.refine import losses, refine
+from explorer.refine import components, losses, refine
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +36,14 @@ def test_refine_improves_and_keeps_fixed(synth, problem):
     assert all(b2 <= b1 for b1, b2 in itertools.pairwise(bests))
     assert bests[-1] < bests[0]
     assert calls and calls[-1][0] == 40 and calls[-1][1] == 40
-    # the returned vector really has the reported loss (deterministic synth)
-    again = losses(tgt, synth.render(v[None]))[0]
-    assert again == pytest.approx(bests[-1], rel=1e-5)
+    # the returned vector really has the reported metrics (deterministic synth); mix is relative to the start
+    again = components(tgt, synth.render(v[None]))
+    assert again["logmel_l1"][0] == pytest.approx(hist[-1]["logmel_l1"], rel=1e-5)
+    assert again["sc"][0] == pytest.approx(hist[-1]["sc"], rel=1e-5)
+    start = {k: hist[0][k] for k in ("logmel_l1", "sc")}
+    assert losses(tgt, synth.render(v[None]), "mix", ref=start)[0] == pytest.approx(bests[-1], rel=1e-5)
+    assert bests[0] == pytest.approx(2.0)
+    assert hist[-1]["logmel_l1"] < hist[0]["logmel_l1"] or hist[-1]["sc"] < hist[0]["sc"]
     assert np.all((v >= 0) & (v <= 1))
 
 
@@ -46,8 +51,13 @@ def test_refine_audio_target_and_early_stop(synth, problem):
     cont, _vt, v0, audio = problem
     _v, hist = refine(synth, audio, v0, cont, budget=100, progress_callback=lambda d, b, l: False)
     assert len(hist) == 2 and hist[-1]["renders"] < 100  # one generation then stopped
-    v1, hist1 = refine(synth, audio, v0, cont, budget=1)
+    v1, hist1 = refine(synth, audio, v0, cont, budget=1, loss="logmel_l1")
     np.testing.assert_array_equal(v1, v0)
     assert len(hist1) == 1
+    assert hist1[0]["best"] == hist1[0]["logmel_l1"]
+    _, hist2 = refine(synth, audio, v0, cont, budget=30, loss="logmel_l1")
+    assert hist2[-1]["best"] == hist2[-1]["logmel_l1"] <= hist2[0]["logmel_l1"]
     with pytest.raises(ValueError):
         refine(synth, np.zeros((3, 3)), v0, cont, budget=5)
+    with pytest.raises(ValueError, match="unknown loss"):
+        refine(synth, audio, v0, cont, budget=5, loss="nope")
