@@ -30,6 +30,7 @@ from explorer.latent_map import LatentMap, load_map
 MAX_DIMS = 32  # latent sliders built in the UI (models have 16 or 30 dims)
 MAX_SEMANTIC = 8  # semantic sliders built in the UI
 SLIDER_RANGE = 4.0
+SLIDER_DECIMALS = 2  # the sliders' step is 0.01
 MAX_NEIGHBOURS = 24
 MAX_STEPS = 16
 DEFAULT_CHECKPOINT = "checkpoints/flow_dis_16/model.pt"
@@ -203,7 +204,7 @@ def overlay(engine: Engine, st: dict) -> dict:
 
 def semantic_values(engine: Engine, st: dict) -> list[float]:
     m = _model(engine, st)
-    return [float(st["z"][d]) for d, _, _ in m.semantic][:MAX_SEMANTIC]
+    return [round(float(st["z"][d]), SLIDER_DECIMALS) for d, _, _ in m.semantic][:MAX_SEMANTIC]
 
 
 def to_int16(audio: np.ndarray) -> np.ndarray:
@@ -232,7 +233,7 @@ def render_view(engine: Engine, st: dict, title: str | None = None) -> dict:
                                       "parameters (blue: the model's set; hover for real units)"),
         "overlay": plots.overlay_json(ov),
         "info": info_text(engine, st, ov),
-        "latent": [float(x) for x in st["z"]],
+        "latent": [round(float(x), SLIDER_DECIMALS) for x in st["z"]],
         "semantic": semantic_values(engine, st),
         "audio_raw": audio,
         "logmel": lm,
@@ -295,6 +296,14 @@ def map_click(engine: Engine, st: dict, payload: str) -> dict:
         raise UserError(f"bad map click payload {str(payload)[:80]!r}") from None
     if kind == "point":
         return select_point(engine, st, int(p["index"]))
+    if kind == "xy" and p.get("tol"):  # a click within a few pixels of a dot selects the dot
+        lmap = engine.entry(st["model"]).lmap
+        if lmap is not None and len(lmap):
+            tx, ty = (max(float(t), 1e-12) for t in p["tol"])
+            d = ((lmap.xy[:, 0] - float(p["x"])) / tx) ** 2 + ((lmap.xy[:, 1] - float(p["y"])) / ty) ** 2
+            i = int(np.argmin(d))
+            if d[i] <= 1.0:
+                return select_point(engine, st, i)
     if kind == "neighbour":
         return neighbour_to_current(engine, st, int(p["index"]))
     if kind == "step":
@@ -309,7 +318,7 @@ def set_latent(engine: Engine, st: dict, values: list[float]) -> dict:
     values = [float(v) for v in values]
     if len(values) < d:
         raise UserError(f"need {d} latent values, got {len(values)}")
-    z = np.asarray(values[:d], np.float32)
+    z = _changed(st["z"], np.asarray(values[:d], np.float64))
     return set_current_z(engine, st, z, _moved_label(st))
 
 
@@ -323,10 +332,19 @@ def set_dim(engine: Engine, st: dict, dim: int, value: float) -> dict:
 
 def set_semantic(engine: Engine, st: dict, values: list[float]) -> dict:
     m = _model(engine, st)
-    z = np.array(st["z"], np.float32)
-    for (d, _, _), value in zip(m.semantic, values):
-        z[d] = float(value)
-    return set_current_z(engine, st, z, _moved_label(st))
+    dims = [d for d, _, _ in m.semantic][: len(values)]
+    new = np.asarray(st["z"], np.float64).copy()
+    new[dims] = np.asarray(values[: len(dims)], np.float64)
+    return set_current_z(engine, st, _changed(st["z"], new), _moved_label(st))
+
+
+def _changed(z: np.ndarray, shown: np.ndarray) -> np.ndarray:
+    """Sliders show values rounded to SLIDER_DECIMALS: take only the dims whose slider really moved, so
+    moving one slider does not snap every other dim to its rounded display."""
+    z = np.asarray(z, np.float32).copy()
+    moved = np.abs(shown - np.round(z.astype(np.float64), SLIDER_DECIMALS)) > 0.5 * 10.0**-SLIDER_DECIMALS
+    z[moved] = shown[moved]
+    return z
 
 
 def _moved_label(st: dict) -> str:

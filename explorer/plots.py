@@ -75,7 +75,7 @@ def map_figure(lmap, colour_by: str = "category", overlay: dict | None = None) -
     x0, x1, y0, y1 = lmap.bounds
     gx, gy = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID))
     data.append({"type": "scatter", "mode": "markers", "uid": "grid", "name": "grid", "x": _r(gx.ravel(), 3),
-                 "y": _r(gy.ravel(), 3), "marker": {"size": 14, "opacity": 0}, "hoverinfo": "none",
+                 "y": _r(gy.ravel(), 3), "marker": {"size": 2, "opacity": 0}, "hoverinfo": "none",
                  "showlegend": False})
     text = np.array([f"{n}<br>{b}" for n, b in zip(lmap.names, lmap.banks)], dtype=object)
     groups: list[tuple[str, np.ndarray, str]] = []
@@ -101,7 +101,7 @@ def map_figure(lmap, colour_by: str = "category", overlay: dict | None = None) -
     # WebGL dots are drawn above every SVG trace: the overlay must be WebGL too to stay visible
     data += overlay_traces(overlay or empty_overlay(), kind)
     layout = _base_layout(
-        hovermode="closest", hoverdistance=12, uirevision="map", dragmode="pan", clickmode="event",
+        hovermode="closest", hoverdistance=16, uirevision="map", dragmode="pan", clickmode="event",
         xaxis={"range": [x0, x1], "showgrid": False, "zeroline": False, "title": {"text": ""}},
         yaxis={"range": [y0, y1], "showgrid": False, "zeroline": False},
         legend={"orientation": "h", "y": -0.08, "font": {"size": 10}},

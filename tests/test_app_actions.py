@@ -73,6 +73,9 @@ def test_click_empty_space_decodes(engine, st):
     check_view(engine, A.render_view(engine, st))
     st2 = A.map_click(engine, st, json.dumps({"kind": "point", "index": 3, "t": 1}))
     assert np.allclose(st2["z"], lmap.z[3])
+    # a click a hair off a dot (within the pixel tolerance the page sends) selects the dot
+    near = {"kind": "xy", "x": float(lmap.xy[4, 0]) + 1e-6, "y": float(lmap.xy[4, 1]), "tol": [1e-4, 1e-4]}
+    assert np.allclose(A.map_click(engine, st, json.dumps(near))["z"], lmap.z[4])
     with pytest.raises(A.UserError, match="bad map click"):
         A.map_click(engine, st, "{not json")
 
@@ -89,6 +92,17 @@ def test_sliders_move_the_point(engine, st):
     st2 = A.set_semantic(engine, st, sem)
     assert st2["z"][dim] == pytest.approx(2.5) and not np.allclose(st2["v"], v_before)
     assert np.allclose(np.delete(st2["z"], dim), np.delete(st["z"], dim))
+    # the sliders show 2 decimals; moving one slider leaves the other dims exactly where they were
+    st_fine = A.set_current_z(engine, st, np.full(m.latent_dim, 0.123456, np.float32), "fine")
+    shown = [round(0.123456, 2)] * m.latent_dim
+    shown[5] = 1.0
+    st_moved = A.set_latent(engine, st_fine, shown + [0.0] * (A.MAX_DIMS - m.latent_dim))
+    assert st_moved["z"][5] == pytest.approx(1.0) and np.allclose(np.delete(st_moved["z"], 5), 0.123456)
+    sem_shown = A.semantic_values(engine, st_fine)
+    sem_shown[1] = -2.0
+    st_sem = A.set_semantic(engine, st_fine, sem_shown)
+    d1 = m.semantic[1][0]
+    assert st_sem["z"][d1] == pytest.approx(-2.0) and np.allclose(np.delete(st_sem["z"], d1), 0.123456)
     st3 = A.set_dim(engine, st2, 3, -1.5)
     assert st3["z"][3] == pytest.approx(-1.5)
     with pytest.raises(A.UserError):

@@ -18,7 +18,11 @@
     const drag = gd.querySelector('.nsewdrag');
     if (!fl || !drag || !ev) return null;
     const bb = drag.getBoundingClientRect();
-    return { x: fl.xaxis.p2c(ev.clientX - bb.left), y: fl.yaxis.p2c(ev.clientY - bb.top) };
+    const px = ev.clientX - bb.left, py = ev.clientY - bb.top;
+    const x = fl.xaxis.p2c(px), y = fl.yaxis.p2c(py);
+    // how far 5 pixels reach in data units: the server snaps to a dot within that distance
+    const tol = [Math.abs(fl.xaxis.p2c(px + 5) - x), Math.abs(fl.yaxis.p2c(py + 5) - y)];
+    return { x, y, tol };
   }
 
   function onClick(gd, data) {
@@ -32,6 +36,7 @@
     else {
       const c = dataCoords(gd, data.event) || { x: p.x, y: p.y };
       payload = { kind: 'xy', x: c.x, y: c.y };
+      if (c.tol) payload.tol = c.tol;
     }
     payload.t = Date.now(); // a repeated click still changes the box
     setBox('map-click', JSON.stringify(payload));
