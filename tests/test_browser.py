@@ -44,7 +44,7 @@ def page(browser, url):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True,
                               permissions=["microphone"])
     pg = ctx.new_page()
-    pg.set_default_timeout(30000)
+    pg.set_default_timeout(45000)  # generous: the CI machine's 2 cores are shared
     pg.goto(url)
     pg.wait_for_selector("#latent-map [data-fs-bound='1']")  # map drawn and click script bound
     pg.wait_for_function("() => document.querySelector('#current-info').innerText.includes('origin')")
@@ -115,6 +115,23 @@ def test_load_click_point_and_empty_spot(page):
     shown = re.search(r"map point \(([-\d.]+), ([-\d.]+)\)", info(pg))
     assert abs(float(shown.group(1)) - x) < 0.02 and abs(float(shown.group(2)) - y) < 0.02
     pg.screenshot(path=os.path.join(ARTIFACTS, "03_empty_spot.png"))
+
+
+def test_colour_by_tag_then_click(page):
+    pg = page
+    pg.locator("#colour-by input").click()
+    pg.get_by_role("option", name="tag: dark / bright").click()
+    pg.wait_for_function("() => document.querySelector('#latent-map .js-plotly-plot').data"
+                         ".some(t => (t.name || '').startsWith('bright'))")
+    pos = pg.evaluate("""() => { const gd = document.querySelector('#latent-map .js-plotly-plot');
+      const t = gd.data.find(t => (t.name || '').startsWith('bright')); const fl = gd._fullLayout;
+      const bb = gd.querySelector('.nsewdrag').getBoundingClientRect();
+      return {x: bb.left + fl.xaxis.c2p(t.x[0]), y: bb.top + fl.yaxis.c2p(t.y[0]), i: t.customdata[0]}; }""")
+    pg.mouse.move(pos["x"], pos["y"])
+    pg.mouse.click(pos["x"], pos["y"])
+    wait_info(pg, "(debug)")  # the click script survives the map being redrawn
+    assert f"{pos['i']:03d} (debug)" in info(pg)  # debug map names end in their index
+    pg.screenshot(path=os.path.join(ARTIFACTS, "08_tag_colours.png"))
 
 
 def test_drag_semantic_slider(page):
