@@ -25,7 +25,7 @@ import torch
 
 from explorer import audio_io, plots
 from explorer.features import log_mel, mel
-from explorer.latent_map import LatentMap, load_map
+from explorer.latent_map import LatentMap, is_stale, load_map
 
 MAX_DIMS = 32  # latent sliders built in the UI (models have 16 or 30 dims)
 MAX_SEMANTIC = 8  # semantic sliders built in the UI
@@ -102,6 +102,11 @@ class Engine:
                     e.lmap = load_map(path)
                     if e.lmap.latent_dim != e.model.latent_dim:
                         raise ValueError(f"map has {e.lmap.latent_dim} dims, model {e.model.latent_dim}")
+                    if is_stale(e.lmap, path):  # still shown, but say so, and decode every click
+                        e.lmap.v = None
+                        e.map_error = (f"the latent map next to {path} was exported for another model file; "
+                                       f"re-run `python -m explorer.latent_map export --checkpoint {path} "
+                                       "--data DATASET_DIR`")
                 except (FileNotFoundError, ValueError, KeyError) as exc:
                     e.lmap, e.map_error = None, str(exc)
                 self._entries[name] = e

@@ -110,6 +110,22 @@ def _idw(src: np.ndarray, dst: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
     return np.einsum("bk,bkd->bd", w, dst[idx]).astype(np.float32)
 
 
+def file_sha256(path: str) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def is_stale(lmap: LatentMap, checkpoint: str) -> bool:
+    """True when the map was exported for another checkpoint file than `checkpoint` (its codes are stale)."""
+    want = lmap.meta.get("checkpoint_sha256")
+    return bool(want) and want != file_sha256(checkpoint)
+
+
 def map_paths(checkpoint: str) -> tuple[str, str]:
     d = os.path.dirname(os.path.abspath(checkpoint))
     return os.path.join(d, MAP_NPZ), os.path.join(d, MAP_JSON)
@@ -251,7 +267,8 @@ def export(checkpoint: str, data: str, method: str = "umap", seed: int = 0, devi
         np.asarray(ds.category[:n]), ds.meta.get("categories", ["other"]), np.asarray(ds.tags[:n]),
         ds.meta.get("tag_pairs", []), method, seed)
     lmap.v = decode_all(model, z)
-    lmap.meta.update(checkpoint=os.path.abspath(checkpoint), data=os.path.abspath(data),
+    lmap.meta.update(checkpoint=os.path.abspath(checkpoint), checkpoint_sha256=file_sha256(checkpoint),
+                     data=os.path.abspath(data),
                      command="python -m explorer.latent_map " + " ".join(sys.argv[1:]))
     directory = os.path.dirname(os.path.abspath(checkpoint))
     lmap.save(directory)
@@ -279,7 +296,8 @@ def build_debug_map(checkpoint: str, synth, n: int = 48, seed: int = 0, method: 
     names = [f"{cats[c]} {i:03d}" for i, c in enumerate(category)]
     lmap, reducer = build_map(z, names, ["debug"] * n, category, cats, tags, pairs, method, seed)
     lmap.v = decode_all(model, z)
-    lmap.meta.update(checkpoint=os.path.abspath(checkpoint), data="debug renders")
+    lmap.meta.update(checkpoint=os.path.abspath(checkpoint), checkpoint_sha256=file_sha256(checkpoint),
+                     data="debug renders")
     directory = os.path.dirname(os.path.abspath(checkpoint))
     lmap.save(directory)
     if reducer is not None:

@@ -296,3 +296,19 @@ def test_non_invertible_model_places_presets_by_encoding(engine, tmp_path):
         check_view(engine, A.render_view(engine, st))
     finally:
         del engine.checkpoints["vae16"]
+
+
+def test_stale_map_is_flagged(tmp_path, synth):
+    from explorer.checkpoint import make_debug_checkpoint
+
+    ckpt = tmp_path / "m" / "model.pt"
+    ckpt.parent.mkdir()
+    make_debug_checkpoint(str(ckpt), n_params=16, seed=1)
+    build_debug_map(str(ckpt), synth, n=10)
+    make_debug_checkpoint(str(ckpt), n_params=16, seed=2)  # retrained: the map's codes are now stale
+    eng = A.Engine({"m": str(ckpt)}, synth=synth)
+    st = A.new_state(eng)
+    assert "exported for another model file" in A.status_line(eng, st)
+    st = A.select_point(eng, st, 3)  # still usable: decoded by the current model
+    m = eng.entry().model
+    assert np.allclose(st["v"], m.decode(st["z"][None]).numpy()[0], atol=1e-6)
