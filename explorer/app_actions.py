@@ -523,7 +523,7 @@ def refine_current(engine: Engine, st: dict, budget: int, progress=None) -> tupl
     cb = None
     if progress is not None:
         def cb(done, total, best):
-            progress(done / total, desc=f"refine: {done}/{total} renders, loss {best:.3f}")
+            progress(done / total, desc=f"refine: {done}/{total} renders, objective {best:.3f}")
     v_best, history = refine(engine.synth, st["target"], np.asarray(st["full"]), m.param_indices,
                              budget=budget, progress_callback=cb)
     v = np.asarray(v_best)[m.param_indices]
@@ -531,8 +531,9 @@ def refine_current(engine: Engine, st: dict, budget: int, progress=None) -> tupl
                             full=np.asarray(v_best, np.float32))
     view = render_view(engine, st)
     view = _compare(engine, st, view, None, st.get("at_detected", False))
-    first, last = history[0]["best"], history[-1]["best"]
-    view["sc_text"] = f"refined with {budget} renders: log-mel L1 {first:.3f} -> {last:.3f}; " + view["sc_text"]
+    h0, h1 = history[0], history[-1]
+    view["sc_text"] = (f"refined with {budget} renders: log-mel L1 {h0['logmel_l1']:.3f} -> "
+                       f"{h1['logmel_l1']:.3f}, SC {h0['sc']:.3f} -> {h1['sc']:.3f}; " + view["sc_text"])
     return st, view
 
 
