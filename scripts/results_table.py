@@ -81,7 +81,8 @@ def _row_key(row: dict) -> tuple:
     if kind == "baseline":
         return (2, BASELINE_ORDER.index(model) if model in BASELINE_ORDER else 99, row["name"])
     base = MODEL_ORDER.index(model) if model in MODEL_ORDER else 99
-    return (0, base, 0 if kind == "model" else 1, row.get("budget") or 0, row["name"])
+    epochs = (row.get("train") or {}).get("epochs") or 0
+    return (0, epochs, base, 0 if kind == "model" else 1, row.get("budget") or 0, row["name"])
 
 
 def _trained(row: dict) -> str:
@@ -93,17 +94,18 @@ def _trained(row: dict) -> str:
     return f"{t['epochs']} ep{mins}{dev}"
 
 
-def collect(evals: list[dict]) -> dict[tuple[int, str], dict[tuple[str, int], tuple[dict, dict]]]:
-    """-> {(n_params, split): {(row name, n): (row, result)}}, the newest result winning per key.
+def collect(evals: list[dict]) -> dict[tuple[int, str], dict[tuple[str, int, int | None], tuple[dict, dict]]]:
+    """-> {(n_params, split): {(row name, n, epochs): (row, result)}}, the newest result winning per key.
 
     Keyed by the number of sounds too: a `--limit 50 --refine 200` run keeps its own model row on its 50
     sounds beside the full-split model row instead of replacing it.
     """
-    tables: dict[tuple[int, str], dict[tuple[str, int], tuple[dict, dict]]] = {}
+    tables: dict[tuple[int, str], dict[tuple[str, int, int | None], tuple[dict, dict]]] = {}
     for res in sorted(evals, key=lambda r: r.get("created", "")):
         key = (int(res.get("n_params") or 0), str(res.get("split")))
         for row in res["rows"]:
-            tables.setdefault(key, {})[(row["name"], int(res.get("n") or 0))] = (row, res)
+            epochs = (row.get("train") or {}).get("epochs")  # a 6-epoch zoo row and a shipped one both stay
+            tables.setdefault(key, {})[(row["name"], int(res.get("n") or 0), epochs)] = (row, res)
     return tables
 
 
@@ -135,7 +137,9 @@ def budget_note(n_params: int, split: str, entries: list[tuple[dict, dict]]) -> 
     note = [f"**Budget.** Scored on the {where}: {', '.join(map(str, sounds))} sounds per row."]
     if parts:
         note.append("Data: " + "; ".join(parts) + ".")
-    note.append("Training budget per model in the *trained* column (epochs, minutes, device).")
+    note.append("Training budget per model in the *trained* column (epochs, minutes, device): the zoo "
+                "rows all had the same budget, 6 epochs (`scripts/train_zoo.sh`); the longer rows are the "
+                "shipped checkpoints (`checkpoints/*/MODEL_CARD.md`), trained up to 35 minutes.")
     if refines:
         note.append(f"Refine rows: the model's prediction refined by CMA-ES with {', '.join(refines)} "
                     "renders per sound.")
@@ -143,7 +147,7 @@ def budget_note(n_params: int, split: str, entries: list[tuple[dict, dict]]) -> 
     return " ".join(note)
 
 
-def table(n_params: int, split: str, rows: dict[tuple[str, int], tuple[dict, dict]]) -> list[str]:
+def table(n_params: int, split: str, rows: dict[tuple[str, int, int | None], tuple[dict, dict]]) -> list[str]:
     pp = paper_p(n_params)
     paper_sc = (PAPER_OOD_SC if split == "ood" else PAPER_SC if split == "test" else {}).get(pp or -1, {})
     paper_msen = PAPER_MSE_N.get(pp or -1, {}) if split == "test" else {}
