@@ -17,8 +17,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from explorer.presets import ParamMap, read_all_banks  # noqa: E402
-from explorer.synth import Synth  # noqa: E402
+from explorer.presets import ParamMap, read_all_banks
+from explorer.synth import Synth
 
 
 def main() -> None:

@@ -110,13 +110,13 @@ def plan(human: np.ndarray, size: int, steps: list[int], seed: int):
     rng = np.random.default_rng(seed)
     h = len(human)
     order = rng.permutation(h)
-    n_test = max(1, int(round(h * SPLIT_FRACTIONS[2])))
-    n_valid = max(1, int(round(h * SPLIT_FRACTIONS[1])))
+    n_test = max(1, round(h * SPLIT_FRACTIONS[2]))
+    n_valid = max(1, round(h * SPLIT_FRACTIONS[1]))
     split_h = np.zeros(h, np.uint8)
     split_h[order[:n_test]] = 2
     split_h[order[n_test : n_test + n_valid]] = 1
     n_aug = max(0, size - h)
-    n_rand = int(round(n_aug * RANDOM_FRACTION))
+    n_rand = round(n_aug * RANDOM_FRACTION)
     n_pert = n_aug - n_rand
     pool = np.flatnonzero(split_h != 2)  # test stays human only
     src = rng.choice(pool, n_pert) if n_pert else np.zeros(0, int)
@@ -192,9 +192,9 @@ def build(param_set: str, out: str, size: int = 10000, seed: int = 0, limit: int
         "mel": cfg.to_dict(),
         "stats": {"mean": float(mels[train].mean()), "std": float(mels[train].std())},
         "tag_pairs": [list(p) for p in tagging.TAG_PAIRS], "tag_thresholds": thr.tolist(),
-        "categories": tagging.CATEGORY_NAMES, "n": int(len(keep_rows)), "seed": seed,
+        "categories": tagging.CATEGORY_NAMES, "n": len(keep_rows), "seed": seed,
         "size": size, "limit": limit, "dropped_silent": int((~ok).sum()),
-        "n_human": int(len(human)),
+        "n_human": len(human),
         "split_counts": {s: int((split[ok] == k).sum()) for k, s in enumerate(SPLITS)},
         "build_seconds": round(time.time() - t0, 1),
         "created": datetime.date.today().isoformat(),

@@ -14,6 +14,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from typing import Self
 
 import numpy as np
 
@@ -42,7 +43,7 @@ class RenderSettings:
 
     @property
     def n_samples(self) -> int:
-        return int(round(self.duration * self.sample_rate))
+        return round(self.duration * self.sample_rate)
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ class Synth:
         for w in self._workers:
             w.close()
 
-    def __enter__(self) -> Synth:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -17,7 +17,9 @@ import mmap
 import os
 import pickle
 import sys
+import time
 import traceback
+from functools import partial
 
 import numpy as np
 
@@ -41,7 +43,7 @@ def _forked(fn, out_bytes: int) -> bytes:
             data = fn()
             shm[:8] = len(data).to_bytes(8, "little")
             shm[8 : 8 + len(data)] = data
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - the child reports any failure through its exit code
             traceback.print_exc()
             code = 1
         os._exit(code)
@@ -57,6 +59,41 @@ def _forked(fn, out_bytes: int) -> bytes:
 def _set_all(proc, values) -> None:
     for i, v in enumerate(values):
         proc.set_parameter(i, float(v))
+
+
+def _render(engine, proc, row, note, velocity, hold, duration, n_out) -> bytes:
+    _set_all(proc, row)
+    proc.add_midi_note(note, velocity, 0.0, hold)
+    engine.render(duration)
+    audio = engine.get_audio()  # [channels, T]
+    return audio.mean(axis=0).astype(np.float32)[:n_out].tobytes()
+
+
+def _texts(proc, queries) -> bytes:
+    texts = []
+    for i, v in queries:
+        proc.set_parameter(i, float(v))
+        texts.append(proc.get_parameter_text(i))
+    return pickle.dumps(texts)
+
+
+def _state(proc, values) -> bytes:
+    if values is not None:
+        _set_all(proc, values)
+    path = f"/tmp/explorer-state-{os.getpid()}.bin"
+    proc.save_state(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    os.remove(path)
+    return data
+
+
+def _timing(engine, proc, row, note, velocity, hold, duration) -> bytes:
+    _set_all(proc, row)
+    proc.add_midi_note(note, velocity, 0.0, hold)
+    t = time.perf_counter()
+    engine.render(duration)
+    return pickle.dumps(time.perf_counter() - t)
 
 
 def main() -> None:
@@ -87,58 +124,19 @@ def main() -> None:
                 result = proc.get_parameters_description()
             elif cmd == "render":
                 params, note, velocity, hold, duration = payload
-                n_out = int(round(duration * sample_rate))
-                out = np.empty((len(params), n_out), np.float32)
+                n_out = round(duration * sample_rate)
+                out = np.zeros((len(params), n_out), np.float32)
                 for k, row in enumerate(params):
-
-                    def job(row=row) -> bytes:
-                        _set_all(proc, row)
-                        proc.add_midi_note(note, velocity, 0.0, hold)
-                        engine.render(duration)
-                        audio = engine.get_audio()  # [channels, T]
-                        return audio.mean(axis=0).astype(np.float32)[:n_out].tobytes()
-
+                    job = partial(_render, engine, proc, row, note, velocity, hold, duration, n_out)
                     buf = np.frombuffer(_forked(job, n_out * 4), np.float32)
-                    out[k, :] = 0.0
                     out[k, : len(buf)] = buf
                 result = out
-            elif cmd == "text":
-                # payload: list of (index, normalised value); each answered from one fresh child
-                def job_text() -> bytes:
-                    texts = []
-                    for i, v in payload:
-                        proc.set_parameter(i, float(v))
-                        texts.append(proc.get_parameter_text(i))
-                    return pickle.dumps(texts)
-
-                result = pickle.loads(_forked(job_text, 1 << 22))
-            elif cmd == "state":
-                # payload: a full parameter vector; returns the plugin's saved state (bytes)
-                def job_state() -> bytes:
-                    if payload is not None:  # None: the plugin's pristine (default) state
-                        _set_all(proc, payload)
-                    path = f"/tmp/explorer-state-{os.getpid()}.bin"
-                    proc.save_state(path)
-                    with open(path, "rb") as f:
-                        data = f.read()
-                    os.remove(path)
-                    return data
-
-                result = _forked(job_state, 1 << 22)
-            elif cmd == "timing":
-                # the plugin's own time for one render (no fork), measured in a child
-                import time
-
-                row, note, velocity, hold, duration = payload
-
-                def job_time() -> bytes:
-                    _set_all(proc, row)
-                    proc.add_midi_note(note, velocity, 0.0, hold)
-                    t = time.perf_counter()
-                    engine.render(duration)
-                    return pickle.dumps(time.perf_counter() - t)
-
-                result = pickle.loads(_forked(job_time, 1024))
+            elif cmd == "text":  # payload: [(index, normalised value)], answered from one fresh child
+                result = pickle.loads(_forked(partial(_texts, proc, payload), 1 << 22))
+            elif cmd == "state":  # payload: a full vector, or None for the pristine (default) state
+                result = _forked(partial(_state, proc, payload), 1 << 22)
+            elif cmd == "timing":  # the plugin's own time for one render, measured in a child
+                result = pickle.loads(_forked(partial(_timing, engine, proc, *payload), 1024))
             else:
                 raise ValueError(f"unknown command {cmd!r}")
             reply(("ok", result))

@@ -83,7 +83,10 @@ def _crossing(env: np.ndarray, level: np.ndarray) -> np.ndarray:
     return k - 1 + np.clip(frac, 0, 1) + (k == 0)
 
 
-def descriptors(audio: np.ndarray, cfg: MelConfig = MelConfig()) -> np.ndarray:
+_DEFAULT_MEL = MelConfig()
+
+
+def descriptors(audio: np.ndarray, cfg: MelConfig = _DEFAULT_MEL) -> np.ndarray:
     """`audio[N, T]` -> `descriptors[N, len(TAG_PAIRS)]` (NaN for silent sounds)."""
     audio = np.atleast_2d(np.asarray(audio, np.float32))
     power = mel(audio, cfg).numpy().astype(np.float64)  # [N, M, F]

@@ -20,16 +20,18 @@ def main(ckpt_path: str, results_path: str | None = None) -> None:
     tr = ck.get("train", {})
     lines = [f"# {ck['model']} ({len(ck['param_names'])} parameters)", ""]
     lines += ["## Data", f"- parameters: {', '.join(ck['param_names'])}",
-              f"- semantic dims: {ck.get('semantic_dims')} for pairs "
-              f"{[f'{a} <-> {b}' for a, b, *_ in ck.get('tag_pairs', [])]}", ""]
+              (f"- semantic dims: {ck.get('semantic_dims')} for pairs "
+               f"{[f'{a} <-> {b}' for a, b, *_ in ck.get('tag_pairs', [])]}"), ""]
     lines += ["## Training", f"- command: `{tr.get('command', '?')}`",
-              f"- epochs run: {tr.get('epochs')} (best {tr.get('best_epoch')}), stopped by: "
-              f"{tr.get('stopped')}", f"- wall time: {tr.get('seconds')} s on {tr.get('device')} "
-              f"(shared 2-core CPU, one torch thread)",
+              (f"- epochs run: {tr.get('epochs')} (best {tr.get('best_epoch')}), stopped by: "
+               f"{tr.get('stopped')}"),
+              (f"- wall time: {tr.get('seconds')} s on {tr.get('device')} "
+               "(shared 2-core CPU, one torch thread)"),
               f"- best validation parameter MSE: {tr.get('metrics', {}).get('val_param_mse')}",
               f"- config: `{json.dumps(ck['config'])}`", ""]
     if results_path and os.path.isfile(results_path):
-        res = json.load(open(results_path))
+        with open(results_path) as f:
+            res = json.load(f)
         lines += ["## Evaluation", f"- command: `{res['command']}`",
                   f"- {res['n']} sounds of split `{res.get('split')}` of `{res.get('dataset')}`", "",
                   "| row | " + " | ".join(res["rows"][0]["metrics"]) + " |",

@@ -61,7 +61,7 @@ def test_same_seed_same_files(tiny, tmp_path):
     for f in ("mels.npy", "params.npy", "full_params.npy", "split.npy", "tags.npy",
               "descriptors.npy", "category.npy", "index.json"):
         assert filecmp.cmp(tiny / f, other / f, shallow=False), f
-    a, b = (json.load(open(p / "meta.json")) for p in (tiny, other))
+    a, b = (json.loads((p / "meta.json").read_text()) for p in (tiny, other))
     for volatile in ("build_seconds", "created"):
         a.pop(volatile), b.pop(volatile)
     assert a == b

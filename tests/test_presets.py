@@ -5,8 +5,17 @@ import numpy as np
 import pytest
 
 from explorer.presets import (
-    BANK_DIR, BankError, bank_text, dedupe, parse_bank_text, read_all_banks, read_bank,
-    values_from_json, preset_json, write_bank, _state_values,
+    BANK_DIR,
+    BankError,
+    _state_values,
+    bank_text,
+    dedupe,
+    parse_bank_text,
+    preset_json,
+    read_all_banks,
+    read_bank,
+    values_from_json,
+    write_bank,
 )
 
 BANKS = sorted(glob.glob(f"{BANK_DIR}/*.bank"))
@@ -28,7 +37,8 @@ def test_bank_read_write_read_identical(path, tmp_path):
 
 
 def test_written_bank_matches_amsynth_layout(tmp_path):
-    text = open(BANKS[0]).read()
+    with open(BANKS[0]) as f:
+        text = f.read()
     presets = read_bank(BANKS[0])
     ours = bank_text([(p.name, p.raw) for p in presets])
     # same lines as amsynth's own file, up to how numbers are spelled
