@@ -18,7 +18,11 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         # a fake microphone (a beep) for the recording test
         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium not installed")
+
+
+def test_chromium_is_installed():
+    # `make test` installs Debian's chromium; without it the browser tests must fail, not vanish
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} missing: run `make test` as root or apt-get install chromium"
 
 
 @pytest.fixture(scope="module")

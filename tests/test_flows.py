@@ -11,14 +11,7 @@ import torch
 from explorer.models import build_model, make_config
 from explorer.models.nets import AutoregressiveStack, RegressionFlow
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny models: one thread avoids OpenMP spin-waits on a shared 2-core machine (10x faster here)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
