@@ -266,10 +266,15 @@ def export(checkpoint: str, data: str, method: str = "umap", seed: int = 0, devi
         z, [r["name"] for r in ds.index[:n]], [r.get("bank", "") for r in ds.index[:n]],
         np.asarray(ds.category[:n]), ds.meta.get("categories", ["other"]), np.asarray(ds.tags[:n]),
         ds.meta.get("tag_pairs", []), method, seed)
+    return _finish(lmap, reducer, model, z, checkpoint, data=os.path.abspath(data),
+                   command="python -m explorer.latent_map " + " ".join(sys.argv[1:]))
+
+
+def _finish(lmap: LatentMap, reducer, model, z: np.ndarray, checkpoint: str, **meta) -> LatentMap:
+    """Decode every code, record the checkpoint, save the map (and fitted UMAP) next to the checkpoint."""
     lmap.v = decode_all(model, z)
     lmap.meta.update(checkpoint=os.path.abspath(checkpoint), checkpoint_sha256=file_sha256(checkpoint),
-                     data=os.path.abspath(data),
-                     command="python -m explorer.latent_map " + " ".join(sys.argv[1:]))
+                     **meta)
     directory = os.path.dirname(os.path.abspath(checkpoint))
     lmap.save(directory)
     if reducer is not None:
@@ -295,15 +300,7 @@ def build_debug_map(checkpoint: str, synth, n: int = 48, seed: int = 0, method: 
     tags = rng.integers(-1, 2, (n, len(pairs))).astype(np.int8)
     names = [f"{cats[c]} {i:03d}" for i, c in enumerate(category)]
     lmap, reducer = build_map(z, names, ["debug"] * n, category, cats, tags, pairs, method, seed)
-    lmap.v = decode_all(model, z)
-    lmap.meta.update(checkpoint=os.path.abspath(checkpoint), checkpoint_sha256=file_sha256(checkpoint),
-                     data="debug renders")
-    directory = os.path.dirname(os.path.abspath(checkpoint))
-    lmap.save(directory)
-    if reducer is not None:
-        with open(os.path.join(directory, UMAP_PKL), "wb") as f:
-            pickle.dump(reducer, f)
-    return lmap
+    return _finish(lmap, reducer, model, z, checkpoint, data="debug renders")
 
 
 def main(argv: list[str] | None = None) -> int:
