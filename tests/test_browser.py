@@ -89,6 +89,48 @@ def current_marker(pg):
         const t = gd.data.find(t => t.uid === 'current'); return [t.x[0], t.y[0]]; }""")
 
 
+# Screen position of the most isolated point of the traces whose uid is `uid` (or starts with it when it
+# ends in '*'), so that plotly's 'closest' hover can only pick that point. -> {x, y, k, i}: k the point's
+# number in its trace, i its customdata (dataset index) when it has one, dx/dy its data coordinates.
+PICK_JS = """(uid) => { const gd = document.querySelector('#latent-map .js-plotly-plot');
+  const fl = gd._fullLayout; const bb = gd.querySelector('.nsewdrag').getBoundingClientRect();
+  const match = (t) => uid.endsWith('*') ? (t.uid || '').startsWith(uid.slice(0, -1)) : t.uid === uid;
+  const pts = [];
+  gd.data.forEach((t) => { if (t.uid === 'grid' || !t.x) return;
+    for (let k = 0; k < t.x.length; k++) pts.push({t, k, x: bb.left + fl.xaxis.c2p(t.x[k]),
+                                                   y: bb.top + fl.yaxis.c2p(t.y[k])}); });
+  let best = null, bestD = -1;
+  for (const p of pts) { if (!match(p.t)) continue;
+    let d = Infinity;
+    for (const q of pts) if (q !== p) d = Math.min(d, Math.hypot(p.x - q.x, p.y - q.y));
+    if (d > bestD) { bestD = d; best = p; } }
+  const cd = best.t.customdata ? best.t.customdata[best.k] : null;
+  return {x: best.x, y: best.y, k: best.k, i: Array.isArray(cd) ? cd[0] : cd,
+          dx: best.t.x[best.k], dy: best.t.y[best.k]}; }"""
+
+
+def click_on(pg, uid: str) -> dict:
+    """Click, with no pause, the most isolated point of trace(s) `uid` as the map is now."""
+    pos = pg.evaluate(PICK_JS, uid)
+    pg.mouse.move(pos["x"], pos["y"])
+    pg.mouse.click(pos["x"], pos["y"])
+    return pos
+
+
+def wait_plot(pg, condition: str, arg=None):
+    """Wait for the map's plotly div to satisfy `condition` (JS on `gd`), drawn (axes ready)."""
+    pg.wait_for_function("(a) => { const gd = document.querySelector('#latent-map .js-plotly-plot');"
+                         "if (!gd || !gd.data || !gd._fullLayout || !gd.querySelector('.nsewdrag')) return false;"
+                         f"return ({condition}); }}", arg=arg)
+
+
+def wait_star_on(pg, pos: dict):
+    """Wait for the overlay's star (moved by a restyle) to sit on the point `pos` from `click_on`."""
+    wait_plot(pg, "(() => { const t = gd.data.find(t => t.uid === 'current');"
+                  "return t.x.length && Math.abs(t.x[0] - a.dx) < 1e-3 && Math.abs(t.y[0] - a.dy) < 1e-3; })()",
+              pos)
+
+
 def test_load_click_point_and_empty_spot(page):
     pg = page
     assert "FlowSynth Explorer" in pg.content()
@@ -121,21 +163,78 @@ def test_load_click_point_and_empty_spot(page):
     pg.screenshot(path=os.path.join(ARTIFACTS, "03_empty_spot.png"))
 
 
+# Clicks right after each kind of redraw of the map, with no pause: the click script must already be bound
+# (issue 9: a click in the gap after a redraw used to be lost).
+
+def test_click_at_once_after_first_draw(browser, url):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    pg.set_default_timeout(45000)
+    try:
+        pg.goto(url)
+        wait_plot(pg, "gd.data.some(t => (t.uid || '').startsWith('ds:'))")  # drawn: no wait for our script
+        pos = click_on(pg, "ds:*")
+        wait_info(pg, f"{pos['i']:03d} (debug)")
+    finally:
+        ctx.close()
+
+
 def test_colour_by_tag_then_click(page):
     pg = page
     pg.locator("#colour-by input").click()
     pg.get_by_role("option", name="tag: dark / bright").click()
-    pg.wait_for_function("() => document.querySelector('#latent-map .js-plotly-plot').data"
-                         ".some(t => (t.name || '').startsWith('bright'))")
-    pos = pg.evaluate("""() => { const gd = document.querySelector('#latent-map .js-plotly-plot');
-      const t = gd.data.find(t => (t.name || '').startsWith('bright')); const fl = gd._fullLayout;
-      const bb = gd.querySelector('.nsewdrag').getBoundingClientRect();
-      return {x: bb.left + fl.xaxis.c2p(t.x[0]), y: bb.top + fl.yaxis.c2p(t.y[0]), i: t.customdata[0]}; }""")
-    pg.mouse.move(pos["x"], pos["y"])
-    pg.mouse.click(pos["x"], pos["y"])
-    wait_info(pg, "(debug)")  # the click script survives the map being redrawn
-    assert f"{pos['i']:03d} (debug)" in info(pg)  # debug map names end in their index
+    wait_plot(pg, "gd.data.some(t => (t.name || '').startsWith('bright'))")
+    pos = click_on(pg, "ds:*")
+    wait_info(pg, f"{pos['i']:03d} (debug)")  # debug map names end in their index
     pg.screenshot(path=os.path.join(ARTIFACTS, "08_tag_colours.png"))
+
+
+def test_model_change_then_click(page):
+    pg = page
+    n_before = pg.evaluate("() => document.querySelector('#latent-map .js-plotly-plot')._fullLayout"
+                           ".xaxis.range.join(',')")
+    pg.locator("#model-choice input").click()
+    pg.get_by_role("option", name="debug_30").click()
+    # the 30-parameter model's map has other coordinates, hence other axis ranges
+    wait_plot(pg, "gd._fullLayout.xaxis.range.join(',') !== a", n_before)
+    pos = click_on(pg, "ds:*")
+    wait_info(pg, f"{pos['i']:03d} (debug)")
+    assert "debug_30" in info(pg)
+
+
+def test_overlay_restyle_then_click(page):
+    pg = page
+    first = click_on(pg, "ds:*")
+    wait_info(pg, f"{first['i']:03d} (debug)")
+    # the star is moved onto the dot by a restyle of the overlay traces; click another dot once it is there
+    wait_star_on(pg, first)
+    pos = click_on(pg, "ds:*")  # the star now covers the first dot, so another one is picked
+    assert pos["i"] != first["i"]
+    wait_info(pg, f"{pos['i']:03d} (debug)")
+
+
+def test_neighbourhood_then_click(page):
+    pg = page
+    pg.get_by_role("tab", name="Neighbourhood").click()
+    pg.locator("#neigh-btn").click()
+    wait_plot(pg, "gd.data.find(t => t.uid === 'neighbours').x.length === 8")
+    pos = click_on(pg, "neighbours")
+    wait_info(pg, f"neighbour {pos['k']} of")
+
+
+def test_interpolation_path_then_click(page):
+    pg = page
+    pg.get_by_role("tab", name="Interpolation").click()
+    for end in ("A", "B"):  # two dataset dots far apart, so that the path's steps are apart on the map
+        dot = click_on(pg, "ds:*")
+        wait_info(pg, f"{dot['i']:03d} (debug)")
+        wait_star_on(pg, dot)
+        pg.get_by_role("button", name=f"Set {end} = current sound").click()
+        wait_status(pg, f"^{end} = ")
+    pg.locator("#interp-btn").click()
+    wait_plot(pg, "gd.data.find(t => t.uid === 'path').x.length === 6")
+    pos = click_on(pg, "path")
+    wait_info(pg, f"interpolation step {pos['k']}")
 
 
 def test_drag_semantic_slider(page):
@@ -221,7 +320,7 @@ def test_record_with_the_microphone(page):
     pg.get_by_role("tab", name="Audio in").click()
     pg.locator("#audio-in button[aria-label='Record audio']").click()
     pg.locator("#audio-in button", has_text="Record").first.click()
-    pg.wait_for_timeout(2000)
+    pg.wait_for_timeout(2000)  # the length of the recording (the fake microphone beeps), not a sync wait
     pg.locator("#audio-in button:visible", has_text="Stop").first.click()
     wait_status(pg, "SC = ")
     assert "detected f0" in status(pg) or "no pitch" in status(pg)

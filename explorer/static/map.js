@@ -42,15 +42,23 @@
     setBox('map-click', JSON.stringify(payload));
   }
 
+  // Bind plotly_click the moment a plot exists. Gradio may redraw the map in the same div (Plotly.react,
+  // which keeps listeners) or in a new div (the component re-mounts; Plotly.purge drops every listener).
+  // A MutationObserver on <body>, which is never replaced, sees every redraw: its callback runs as a
+  // microtask right after the task that drew the plot, so the handler is in place before any later input
+  // event (a click is its own task) can reach the plot. No polling.
+  const boundWith = new WeakMap(); // plot div -> the emitter's `on` we registered with
+
   function bind() {
     const gd = plotDiv();
-    if (gd && gd.on && !gd.__fsBound) {
-      gd.__fsBound = true;
-      gd.on('plotly_click', (data) => onClick(gd, data));
-      gd.setAttribute('data-fs-bound', '1');
-    }
+    // plotly gives the div a fresh `on` whenever it (re)initialises its event emitter
+    if (!gd || typeof gd.on !== 'function' || boundWith.get(gd) === gd.on) return;
+    boundWith.set(gd, gd.on);
+    gd.on('plotly_click', (data) => onClick(gd, data));
+    gd.setAttribute('data-fs-bound', '1');
   }
-  setInterval(bind, 250);
+  new MutationObserver(bind).observe(document.body, { childList: true, subtree: true });
+  bind();
 
   window.fsApplyOverlay = (text) => {
     const gd = plotDiv();
