@@ -127,13 +127,31 @@ class Dist:
             dist.destroy_process_group()
 
 
-def load_split(data: Any, split: str, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
-    """-> normalised mels `Tensor[N, 1, 64, 80]`, params `Tensor[N, P]`, tags `Tensor[N, n_pairs]`."""
+def gaussianised(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Map each column of `values [N, K]` through the empirical CDF of `reference [M, K]` (the train split)
+    onto N(0, 1): a rank transform, so skewed descriptors (attack times, flux) become unit-normal targets."""
+    out = np.empty(values.shape, np.float32)
+    for k in range(values.shape[1]):
+        ref = np.sort(reference[:, k])
+        q = (np.searchsorted(ref, values[:, k], side="left") + np.searchsorted(ref, values[:, k], side="right"))
+        q = np.clip(q / (2.0 * len(ref)), 0.5 / len(ref), 1 - 0.5 / len(ref))
+        out[:, k] = torch.special.ndtri(torch.from_numpy(q)).numpy()
+    return out
+
+
+def load_split(data: Any, split: str, device: torch.device, descriptor_targets: bool = False
+               ) -> tuple[Tensor, Tensor, Tensor]:
+    """-> normalised mels `Tensor[N, 1, 64, 80]`, params `Tensor[N, P]`, tags `Tensor[N, n_pairs]` (or,
+    with `descriptor_targets`, the gaussianised descriptors `float [N, n_pairs]`)."""
     idx = data.indices(split)
     s = data.meta["stats"]
     x = torch.from_numpy((np.asarray(data.mels[idx], np.float32) - s["mean"]) / s["std"])[:, None]
     v = torch.from_numpy(np.asarray(data.params[idx], np.float32))
-    t = torch.from_numpy(np.asarray(data.tags[idx], np.int8))
+    if descriptor_targets:
+        ref = np.asarray(data.descriptors[data.indices("train")], np.float64)
+        t = torch.from_numpy(gaussianised(np.asarray(data.descriptors[idx], np.float64), ref))
+    else:
+        t = torch.from_numpy(np.asarray(data.tags[idx], np.int8))
     # whole splits fit in memory (10k sounds: 200 MB); on a GPU this avoids a host copy per batch
     return x.to(device), v.to(device), t.to(device)
 
@@ -224,8 +242,9 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[d.device.index] if d.device.type == "cuda" else None)
 
-    xtr, vtr, ttr = load_split(data, "train", d.device)
-    xva, vva, tva = load_split(data, "valid", d.device)
+    desc = getattr(cfg, "dis_target", "tags") == "descriptor"
+    xtr, vtr, ttr = load_split(data, "train", d.device, desc)
+    xva, vva, tva = load_split(data, "valid", d.device, desc)
     if len(xtr) == 0 or len(xva) == 0:
         raise SystemExit(f"{args.data}: empty train ({len(xtr)}) or valid ({len(xva)}) split")
     tr_sampler = DistributedSampler(range(len(xtr)), d.world, d.rank, shuffle=True, seed=args.seed)
@@ -299,6 +318,7 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
         history.append(row)
         log(" ".join(f"{k}={v}" for k, v in row.items()) + (" *best*" if improved else ""))
         if d.main:
+            (out / "history.json").write_text(json.dumps(history))  # loss curves (explorer.train_curves)
             if improved:
                 save_checkpoint(out / "model.pt", checkpoint_dict(args.model, model, meta,
                                                                   summary(epoch + 1, "running")))

@@ -33,6 +33,10 @@ class FlowDisConfig(FlowRegConfig):
     # weight of the semantic term outside the (warmed-up) KL; at 1 the axes had barely formed after
     # 1.4 epochs on ds16 (class means within 0.2 of each other), the reconstruction term is ~40x larger
     dis_weight: float = 10.0
+    # "tags": targets N(-1, s) / N(+1, s) for tagged examples only (the paper); "descriptor": every example
+    # targets N(g, s), g its descriptor mapped through the train split's ranks onto N(0, 1), so the dim
+    # follows the descriptor continuously instead of two thresholded clusters (issue 12)
+    dis_target: str = "tags"
 
 
 @dataclass
@@ -95,11 +99,13 @@ class FlowDis(FlowReg):
         return z, logq - ladj
 
     def _targets(self, z: Tensor, tags: Tensor) -> tuple[Tensor, Tensor]:
-        """Per-dim prior (mean, log-std) `Tensor[B, D]` from tags `Tensor[B, n_pairs]`."""
+        """Per-dim prior (mean, log-std) `Tensor[B, D]` from tags `Tensor[B, n_pairs]` (in {-1, 0, 1}, or
+        gaussianised descriptors when `dis_target` is "descriptor")."""
         mu, log_s = torch.zeros_like(z), torch.zeros_like(z)
         t = tags[:, : self.n_sem].to(z.dtype)
         mu[:, : self.n_sem] = t
-        log_s[:, : self.n_sem] = torch.where(t != 0, math.log(self.cfg.dis_sigma), 0.0)
+        tagged = torch.ones_like(t, dtype=torch.bool) if self.cfg.dis_target == "descriptor" else t != 0
+        log_s[:, : self.n_sem] = torch.where(tagged, math.log(self.cfg.dis_sigma), 0.0)
         return mu, log_s
 
     def prior_logp(self, z: Tensor, tags: Tensor | None) -> Tensor:
