@@ -4,8 +4,8 @@ Every function returns a figure dict `{"data": [...], "layout": {...}}`; `to_plo
 `gr.Plot` without going through `plotly.graph_objects`. Tests validate the dicts with `go.Figure(fig)`.
 
 The map figure's traces carry a `uid` the browser script (`explorer/static/map.js`) relies on:
-`grid` (transparent click catcher), `ds:<k>` (dataset dots, customdata = dataset index), and the overlay
-traces `neighbours`, `path`, `ends`, `current`, which the script moves without re-sending the map.
+`ds:<k>` (dataset dots, customdata = dataset index) and the overlay traces `neighbours`, `path`, `ends`,
+`current`, which the script moves without re-sending the map.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import numpy as np
 PALETTE = ["#c4c4c4", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd"]
 TAG_COLOURS = {-1: "#3b4cc0", 0: "#c8c8c8", 1: "#d62728"}
-GRID = 48  # click-catcher resolution per axis
 OVERLAY_UIDS = ("neighbours", "path", "ends", "current")
 HOP_SECONDS = 1024 / 22050
 
@@ -66,17 +65,13 @@ def empty_overlay() -> dict:
 
 
 def map_figure(lmap, colour_by: str = "category", overlay: dict | None = None) -> dict:
-    """The 2-D map: dataset dots coloured by category or a tag pair, a click grid, and the overlay."""
+    """The 2-D map: dataset dots coloured by category or a tag pair, and the overlay."""
     data: list[dict] = []
     if lmap is None or len(lmap) == 0:
         layout = _base_layout(title={"text": "No latent map for this model", "font": {"size": 13}},
                               xaxis={"visible": False}, yaxis={"visible": False})
         return {"data": [], "layout": layout}
     x0, x1, y0, y1 = lmap.bounds
-    gx, gy = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID))
-    data.append({"type": "scatter", "mode": "markers", "uid": "grid", "name": "grid", "x": _r(gx.ravel(), 3),
-                 "y": _r(gy.ravel(), 3), "marker": {"size": 2, "opacity": 0}, "hoverinfo": "none",
-                 "showlegend": False})
     text = np.array([f"{n}<br>{b}" for n, b in zip(lmap.names, lmap.banks)], dtype=object)
     groups: list[tuple[str, np.ndarray, str]] = []
     if colour_by.startswith("tag:") and len(lmap.tag_pairs):

@@ -232,7 +232,7 @@ def test_map_figures(engine, st):
     lmap = engine.entry().lmap
     fig = valid(engine.map_figure("dbg16", "category", A.overlay(engine, st)))
     uids = [t["uid"] for t in fig["data"]]
-    assert uids[0] == "grid" and uids[-4:] == list(plots.OVERLAY_UIDS)
+    assert uids[0].startswith("ds:") and uids[-4:] == list(plots.OVERLAY_UIDS)
     n_dots = sum(len(t["x"]) for t in fig["data"] if t["uid"].startswith("ds:"))
     assert n_dots == len(lmap)
     idx = sorted(i for t in fig["data"] if t["uid"].startswith("ds:") for i in t["customdata"])

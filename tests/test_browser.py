@@ -50,7 +50,7 @@ def page(browser, url):
     pg = ctx.new_page()
     pg.set_default_timeout(45000)  # generous: the CI machine's 2 cores are shared
     pg.goto(url)
-    pg.wait_for_selector("#latent-map [data-fs-bound='1']")  # map drawn and click script bound
+    pg.wait_for_selector("html[data-fs-click='1'] #latent-map .nsewdrag")  # map drawn, click script loaded
     pg.wait_for_function("() => document.querySelector('#current-info').innerText.includes('origin')")
     yield pg
     ctx.close()
@@ -96,7 +96,7 @@ PICK_JS = """(uid) => { const gd = document.querySelector('#latent-map .js-plotl
   const fl = gd._fullLayout; const bb = gd.querySelector('.nsewdrag').getBoundingClientRect();
   const match = (t) => uid.endsWith('*') ? (t.uid || '').startsWith(uid.slice(0, -1)) : t.uid === uid;
   const pts = [];
-  gd.data.forEach((t) => { if (t.uid === 'grid' || !t.x) return;
+  gd.data.forEach((t) => { if (!t.x) return;
     for (let k = 0; k < t.x.length; k++) pts.push({t, k, x: bb.left + fl.xaxis.c2p(t.x[k]),
                                                    y: bb.top + fl.yaxis.c2p(t.y[k])}); });
   let best = null, bestD = -1;
@@ -136,7 +136,7 @@ def test_load_click_point_and_empty_spot(page):
     assert "FlowSynth Explorer" in pg.content()
     pg.screenshot(path=os.path.join(ARTIFACTS, "01_loaded.png"))
     # a dataset dot: its name shows, the audio player gets the render, the star moves onto the dot
-    dot = pg.locator("#latent-map g.trace.scatter").nth(1).locator("path.point").nth(2)
+    dot = pg.locator("#latent-map g.trace.scatter").nth(0).locator("path.point").nth(2)  # trace ds:0
     box = dot.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     pg.mouse.move(cx, cy)
@@ -172,7 +172,7 @@ def test_click_at_once_after_first_draw(browser, url):
     pg.set_default_timeout(45000)
     try:
         pg.goto(url)
-        wait_plot(pg, "gd.data.some(t => (t.uid || '').startsWith('ds:'))")  # drawn: no wait for our script
+        wait_plot(pg, "gd.data.some(t => (t.uid || '').startsWith('ds:'))")  # drawn, then click at once
         pos = click_on(pg, "ds:*")
         wait_info(pg, f"{pos['i']:03d} (debug)")
     finally:

@@ -13,52 +13,56 @@
     return true;
   }
 
-  function dataCoords(gd, ev) {
+  // The click itself decides what was clicked, from its own position: plotly's `plotly_click` reports the
+  // points of its last hover, which can be stale (a click that follows a quick move, or a redraw, names
+  // the previously hovered dot: issue 9), and it needs a listener on a div that redraws replace.
+  const PICK_PX = 6; // a dot (marker size 6) counts as clicked within this many pixels of its centre
+  const PICKABLE = (uid) => uid.startsWith('ds:') || uid === 'neighbours' || uid === 'path';
+
+  function nearestPoint(gd, px, py) {
     const fl = gd._fullLayout;
-    const drag = gd.querySelector('.nsewdrag');
-    if (!fl || !drag || !ev) return null;
-    const bb = drag.getBoundingClientRect();
-    const px = ev.clientX - bb.left, py = ev.clientY - bb.top;
-    const x = fl.xaxis.p2c(px), y = fl.yaxis.p2c(py);
-    // how far 5 pixels reach in data units: the server snaps to a dot within that distance
-    const tol = [Math.abs(fl.xaxis.p2c(px + 5) - x), Math.abs(fl.yaxis.p2c(py + 5) - y)];
-    return { x, y, tol };
+    let best = null, bestD = PICK_PX;
+    (gd._fullData || []).forEach((t) => {
+      const uid = t.uid || '';
+      if (t.visible !== true || !PICKABLE(uid) || !t.x) return;
+      for (let k = 0; k < t.x.length; k++) {
+        const d = Math.hypot(fl.xaxis.c2p(t.x[k]) - px, fl.yaxis.c2p(t.y[k]) - py);
+        // on a tie an overlay point (drawn on top) wins over a dataset dot
+        if (d < bestD || (d === bestD && best && best.uid.startsWith('ds:') && !uid.startsWith('ds:'))) {
+          bestD = d; best = { uid, k, custom: t.customdata ? t.customdata[k] : null };
+        }
+      }
+    });
+    return best;
   }
 
-  function onClick(gd, data) {
-    const p = data && data.points && data.points[0];
-    if (!p) return;
-    const uid = (p.data && p.data.uid) || '';
+  function onClick(gd, ev) {
+    const fl = gd._fullLayout;
+    const drag = gd.querySelector('.nsewdrag');
+    if (!fl || !fl.xaxis || !drag) return;
+    const bb = drag.getBoundingClientRect();
+    const px = ev.clientX - bb.left, py = ev.clientY - bb.top;
+    const p = nearestPoint(gd, px, py);
     let payload;
-    if (uid.startsWith('ds:')) payload = { kind: 'point', index: p.customdata };
-    else if (uid === 'neighbours') payload = { kind: 'neighbour', index: p.pointNumber };
-    else if (uid === 'path') payload = { kind: 'step', index: p.pointNumber };
-    else {
-      const c = dataCoords(gd, data.event) || { x: p.x, y: p.y };
-      payload = { kind: 'xy', x: c.x, y: c.y };
-      if (c.tol) payload.tol = c.tol;
-    }
+    if (p && p.uid.startsWith('ds:')) payload = { kind: 'point', index: Array.isArray(p.custom) ? p.custom[0] : p.custom };
+    else if (p && p.uid === 'neighbours') payload = { kind: 'neighbour', index: p.k };
+    else if (p) payload = { kind: 'step', index: p.k };
+    else payload = { kind: 'xy', x: fl.xaxis.p2c(px), y: fl.yaxis.p2c(py) };
     payload.t = Date.now(); // a repeated click still changes the box
     setBox('map-click', JSON.stringify(payload));
   }
 
-  // Bind plotly_click the moment a plot exists. Gradio may redraw the map in the same div (Plotly.react,
-  // which keeps listeners) or in a new div (the component re-mounts; Plotly.purge drops every listener).
-  // A MutationObserver on <body>, which is never replaced, sees every redraw: its callback runs as a
-  // microtask right after the task that drew the plot, so the handler is in place before any later input
-  // event (a click is its own task) can reach the plot. No polling.
-  const boundWith = new WeakMap(); // plot div -> the emitter's `on` we registered with
-
-  function bind() {
+  // One listener on `document`, which no redraw ever replaces, so there is nothing to re-bind and no
+  // window in which a click can be lost. Capture phase: it sees the click before plotly's drag layer.
+  let down = null;
+  document.addEventListener('mousedown', (ev) => { down = [ev.clientX, ev.clientY]; }, true);
+  document.addEventListener('click', (ev) => {
     const gd = plotDiv();
-    // plotly gives the div a fresh `on` whenever it (re)initialises its event emitter
-    if (!gd || typeof gd.on !== 'function' || boundWith.get(gd) === gd.on) return;
-    boundWith.set(gd, gd.on);
-    gd.on('plotly_click', (data) => onClick(gd, data));
-    gd.setAttribute('data-fs-bound', '1');
-  }
-  new MutationObserver(bind).observe(document.body, { childList: true, subtree: true });
-  bind();
+    if (!gd || !(ev.target instanceof Element) || !ev.target.classList.contains('nsewdrag') || !gd.contains(ev.target)) return;
+    if (down && Math.hypot(ev.clientX - down[0], ev.clientY - down[1]) > 3) return; // the end of a zoom / pan drag
+    onClick(gd, ev);
+  }, true);
+  document.documentElement.setAttribute('data-fs-click', '1'); // tests: the script has run
 
   window.fsApplyOverlay = (text) => {
     const gd = plotDiv();
