@@ -255,7 +255,7 @@ def test_large_maps_use_webgl_for_dots_and_overlay():
                      np.zeros((n, 1), np.int8), [["dark", "bright", "centroid"]])
     fig = valid(plots.map_figure(lmap, "category", {"current": [0.0, 0.0]}))
     types = {t["uid"]: t["type"] for t in fig["data"]}
-    assert types["grid"] == "scatter" and types["ds:0"] == "scattergl"
+    assert types["ds:0"] == "scattergl"
     assert all(types[u] == "scattergl" for u in plots.OVERLAY_UIDS)  # drawn above the WebGL dots
 
 

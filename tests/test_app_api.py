@@ -118,7 +118,7 @@ def test_init_and_map(client):
     out = client.predict(api_name="/init")
     main_ok(out[:-1])
     fig = json.loads(out[-1]["plot"])
-    assert fig["data"][0]["uid"] == "grid"
+    assert fig["data"][0]["uid"] == "ds:0"
     assert sum(len(t["x"]) for t in fig["data"] if t["uid"].startswith("ds:")) == 40
     out = client.predict("tag: dark / bright", api_name="/colour_map")
     names = {t["name"].split(" (")[0] for t in json.loads(out["plot"])["data"] if t["uid"].startswith("ds:")}
