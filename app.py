@@ -35,12 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     log = logging.getLogger("flowsynth.app")
     t0 = time.perf_counter()
     # import the UI stack (gradio: seconds) while the synth workers and the model start
-    ui_import = threading.Thread(target=lambda: __import__("explorer.app_ui"), daemon=True)
+    ui_import = threading.Thread(target=lambda: __import__("explorer.app.ui"), daemon=True)
     ui_import.start()
     import torch
 
     torch.set_num_threads(1)  # small models: one thread per request beats oversubscribing shared cores
-    from explorer.app_actions import DEFAULT_CHECKPOINT, Engine, find_checkpoints
+    from explorer.app.actions import DEFAULT_CHECKPOINT, Engine, find_checkpoints
 
     checkpoints = find_checkpoints(args.checkpoints_dir)
     default = None
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("model %s loaded on %s; map: %s; warm-up %.2f s", e.name, e.model.device,
              f"{len(e.lmap)} sounds" if e.lmap is not None else e.map_error, warm["seconds"])
     ui_import.join()
-    from explorer.app_ui import build
+    from explorer.app.ui import build
 
     demo, kw = build(engine)
     log.info("ready in %.1f s: http://%s:%d", time.perf_counter() - t0, args.host, args.port)

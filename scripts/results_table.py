@@ -184,7 +184,7 @@ def semantic_section(sems: list[dict]) -> list[str]:
         return []
     out = ["## Semantic dimensions (Flow_dis)", "",
            ("Each semantic latent dim swept -3..+3 from random starting points, rendered; Spearman correlation "
-           "between the dim's value and its descriptor (`explorer.tags`), mean ± std over starts. Smoothness: "
+           "between the dim's value and its descriptor (`explorer.data.tags`), mean ± std over starts. Smoothness: "
            "mean squared second difference of the log-mel along a path, normalised by the squared distance of "
            "its end points (lower = smoother), latent interpolation vs plain parameter interpolation."), ""]
     for s in sorted(sems, key=lambda r: r.get("created", "")):
