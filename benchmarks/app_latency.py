@@ -31,7 +31,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def debug_model(folder: str, synth) -> str:
-    from explorer.app.latent_map import build_debug_map
+    from explorer.app.map_export import build_debug_map
     from explorer.models.checkpoint import make_debug_checkpoint
 
     path = os.path.join(folder, "debug_16", "model.pt")

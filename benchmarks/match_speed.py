@@ -19,9 +19,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from explorer.data.audio_input import read_clip
 from explorer.data.features import LOG_EPS, mel
 from explorer.evaluate import metrics
-from explorer.evaluate.rows import read_audio
 from explorer.match.matcher import Matcher
 
 
@@ -56,7 +56,7 @@ def main() -> int:
         s = m.synth.settings
         for _ in range(args.repeats):
             t = time.perf_counter()
-            audio = read_audio(path, s.sample_rate, s.n_samples)
+            audio = read_clip(path, s.sample_rate, s.n_samples)
             stages["read"].append(time.perf_counter() - t)
             t = time.perf_counter()
             power = mel(audio[None], m.cfg)

@@ -44,7 +44,7 @@ def problems(args, synth) -> tuple[list[str], np.ndarray, np.ndarray, list[int]]
     """-> names, target full vectors or None [N, n_plugin], start full vectors [N, n_plugin], free indices."""
     if args.checkpoint:
         from explorer.data.dataset import load_dataset
-        from explorer.evaluate.rows import spread
+        from explorer.evaluate.targets import spread
         from explorer.models.checkpoint import load_model
 
         model = load_model(args.checkpoint)

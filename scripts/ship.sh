@@ -12,7 +12,7 @@ PY=.venv/bin/python
 export PYTHONPATH=. OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "checkpoints/$NAME" results
 cp "$RUN/model.pt" "checkpoints/$NAME/model.pt"
-$PY -m explorer.latent_map export --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P"
+$PY -m explorer.app.map_export export --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P"
 $PY -m explorer.evaluate --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P" --split test \
   --quiet --out "results/ship_${NAME}_test.json"
 $PY -m explorer.evaluate --checkpoint "checkpoints/$NAME/model.pt" --audio data/ood --data "data/ds$P" \

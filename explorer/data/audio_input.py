@@ -1,8 +1,13 @@
-"""Audio input for the app: read an upload or a microphone take, detect its pitch, shift it to the synth's note.
+"""Audio input conditioning: any audio file -> a mono 4 s clip at 22,050 Hz, optionally moved to note 60.
 
-`prepare(path)` is the whole chain: read (wav, flac, ogg; mp3 where libsndfile decodes it) -> mono ->
-resample to 22,050 Hz -> detect f0 -> shift to MIDI note 60 (optional) -> trim/pad to 4 s.
-Every failure raises `AudioInputError` with a message meant for the user (it names the limit or the format).
+- `prepare(path)`: the app's chain for an upload or a microphone take: read (wav, flac, ogg; mp3 where
+  libsndfile decodes it, with the upload limits) -> mono -> resample to 22,050 Hz -> detect f0 -> shift to
+  MIDI note 60 (optional) -> trim/pad to 4 s.
+- `read_clip(path, ...)`: the same for evaluation targets and `explorer.match` inputs (no upload limits).
+- `resample` (torchaudio's sinc resampler; the project's one resampler), `detect_pitch` (YIN),
+  `pitch_shift`, `shift_to_note`, `list_audio`.
+Every failure raises `AudioInputError` with a message meant for the user (it names the file, the limit or
+the format).
 """
 
 from __future__ import annotations
@@ -13,12 +18,16 @@ from fractions import Fraction
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
+import torch
+import torchaudio
+
+from explorer.data.features import fit_length
 
 MAX_BYTES = 20 * 1024 * 1024  # upload size limit
 MAX_SECONDS = 60.0  # upload duration limit
 MIN_SECONDS = 0.05
 FORMATS = ("wav", "flac", "ogg", "mp3")
+AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")  # what `list_audio` picks from a folder
 LIMITS_TEXT = (f"Audio uploads: {', '.join(FORMATS)}; at most {MAX_BYTES // (1024 * 1024)} MB and "
                f"{MAX_SECONDS:.0f} s.")
 
@@ -74,11 +83,20 @@ def read_audio(path: str) -> tuple[np.ndarray, int]:
 
 
 def resample(audio: np.ndarray, sr_in: float, sr_out: float) -> np.ndarray:
-    """Polyphase resampling `audio[T]` from `sr_in` to `sr_out` (any ratio, rationally approximated)."""
+    """Resample `audio[T]` from `sr_in` to `sr_out` with `torchaudio.functional.resample` -> float32.
+
+    Whole-number rates are used as they are; any other ratio is approximated by a fraction (denominator at
+    most 1000).
+    """
     if abs(sr_in - sr_out) < 1e-9:
-        return audio.astype(np.float32)
-    frac = Fraction(sr_out / sr_in).limit_denominator(1000)
-    return resample_poly(audio, frac.numerator, frac.denominator).astype(np.float32)
+        return np.asarray(audio, np.float32)
+    if float(sr_in).is_integer() and float(sr_out).is_integer():
+        orig, new = int(sr_in), int(sr_out)
+    else:
+        frac = Fraction(sr_out / sr_in).limit_denominator(1000)
+        orig, new = frac.denominator, frac.numerator
+    x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
+    return torchaudio.functional.resample(x, orig, new).numpy()
 
 
 def detect_pitch(audio: np.ndarray, sr: int, fmin: float = 40.0, fmax: float = 2000.0,
@@ -132,10 +150,17 @@ def pitch_shift(audio: np.ndarray, ratio: float) -> np.ndarray:
     return resample(audio, 1.0, 1.0 / ratio)
 
 
-def fit_length(audio: np.ndarray, n: int) -> np.ndarray:
-    if len(audio) >= n:
-        return audio[:n].astype(np.float32)
-    return np.pad(audio, (0, n - len(audio))).astype(np.float32)
+def shift_to_note(x: np.ndarray, sr: int, n_samples: int, note: int = 60) -> tuple[np.ndarray, float | None, float]:
+    """Detect the pitch of `x[T]` and shift it to MIDI `note` -> (audio, f0 or None, ratio applied).
+
+    Unpitched or silent audio comes back unshifted (ratio 1.0). Only what the first `n_samples` of the
+    result need is shifted.
+    """
+    f0 = detect_pitch(x[: 2 * n_samples], sr)
+    if f0 is None:
+        return x, None, 1.0
+    ratio = midi_to_hz(note) / f0
+    return pitch_shift(x[: int(n_samples * max(1.0, ratio)) + 1], ratio), f0, ratio
 
 
 def prepare(path: str, sample_rate: int = 22050, seconds: float = 4.0, note: int = 60,
@@ -148,15 +173,48 @@ def prepare(path: str, sample_rate: int = 22050, seconds: float = 4.0, note: int
     if peak < 1e-5:
         raise AudioInputError(f"{os.path.basename(path)}: the audio is silent.")
     n = round(seconds * sample_rate)
-    f0 = detect_pitch(x[: 2 * n], sample_rate)
-    ratio = 1.0
-    if shift and f0 is not None:
-        ratio = midi_to_hz(note) / f0
-        y = pitch_shift(x[: int(n * max(1.0, ratio)) + 1], ratio)
+    if shift:
+        y, f0, ratio = shift_to_note(x, sample_rate, n, note)
     else:
-        y = x
-    return PreparedAudio(fit_length(y, n), fit_length(x, n), sample_rate, f0, ratio, duration,
-                         shift and f0 is not None)
+        y, f0, ratio = x, detect_pitch(x[: 2 * n], sample_rate), 1.0
+    return PreparedAudio(_clip(y, n), _clip(x, n), sample_rate, f0, ratio, duration, shift and f0 is not None)
+
+
+def _clip(audio: np.ndarray, n: int) -> np.ndarray:
+    return fit_length(np.asarray(audio), n).astype(np.float32)
+
+
+def read_clip(path: str, sample_rate: int = 22050, n_samples: int = 88200, pitch_shift: bool = False,
+              note: int = 60) -> np.ndarray:
+    """Read any soundfile-readable file -> mono float32 `[n_samples]` at `sample_rate` (no upload limits).
+
+    Resampled (`resample`), trimmed or zero-padded. `pitch_shift` moves a detected fundamental to `note`
+    first (`shift_to_note`). Raises `AudioInputError` with the file name and the reason.
+    """
+    name = os.path.basename(path)
+    if not os.path.isfile(path):
+        raise AudioInputError(f"{path}: no such file")
+    try:
+        data, sr = sf.read(path, dtype="float32", always_2d=True)
+    except Exception as exc:  # noqa: BLE001 - libsndfile raises several types
+        ext = os.path.splitext(path)[1].lower()
+        hint = " (this libsndfile cannot decode mp3; convert to wav)" if ext == ".mp3" else ""
+        raise AudioInputError(f"{name}: cannot read audio{hint}: {exc}") from None
+    if len(data) == 0:
+        raise AudioInputError(f"{name}: the file holds no audio samples")
+    x = data.mean(axis=1)
+    if not np.all(np.isfinite(x)):
+        raise AudioInputError(f"{name}: audio contains NaN or infinite samples")
+    if sr != sample_rate:
+        x = resample(x, sr, sample_rate)
+    if pitch_shift:
+        x, _, _ = shift_to_note(x, sample_rate, n_samples, note)
+    return _clip(x, n_samples)
+
+
+def list_audio(folder: str) -> list[str]:
+    """Audio files (`AUDIO_EXTS`) directly in `folder`, sorted."""
+    return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(AUDIO_EXTS))
 
 
 def write_wav(path: str, audio: np.ndarray, sample_rate: int = 22050) -> str:

@@ -24,6 +24,9 @@ import tempfile
 import numpy as np
 import soundfile as sf
 
+from explorer.data.audio_input import resample
+from explorer.data.features import fit_length
+
 SAMPLE_RATE = 22050
 DURATION = 4.0
 N_SAMPLES = int(SAMPLE_RATE * DURATION)
@@ -87,13 +90,7 @@ def _finish(audio: np.ndarray, sr: int) -> np.ndarray:
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 2:
         audio = audio.mean(axis=1)
-    if sr != SAMPLE_RATE:
-        import torch
-        import torchaudio
-
-        audio = torchaudio.functional.resample(torch.from_numpy(audio), sr, SAMPLE_RATE).numpy()
-    audio = audio[:N_SAMPLES]
-    audio = np.pad(audio, (0, N_SAMPLES - len(audio)))
+    audio = fit_length(resample(audio, sr, SAMPLE_RATE), N_SAMPLES)
     peak = float(np.abs(audio).max())
     return (audio * (PEAK / peak) if peak > 0 else audio).astype(np.float32)
 

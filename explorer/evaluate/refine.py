@@ -31,16 +31,18 @@ of the best candidate so far whatever the objective. Values stay in [0, 1] throu
 
 from __future__ import annotations
 
-import contextlib
+import argparse
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
+from explorer import cli
 from explorer.data.features import LOG_EPS, MelConfig, fit_length, mel
+from explorer.evaluate import metrics
 
 with warnings.catch_warnings():  # cma warns at import when matplotlib is missing (plots are not used)
     warnings.simplefilter("ignore")
@@ -62,14 +64,12 @@ def _target_log_mel(target: np.ndarray | torch.Tensor, n_samples: int, cfg: MelC
 
 def components(target_logmel: torch.Tensor, audio: np.ndarray, cfg: MelConfig | None = None
                ) -> dict[str, np.ndarray]:
-    """Log-mel L1 and SC of each rendered candidate: `target_logmel[64, 80]`, `audio[N, T]` -> {name: `[N]`}."""
-    cfg = cfg or MelConfig()
-    m = mel(audio, cfg)  # [N, 64, 80] power
-    l1 = (torch.log(m + LOG_EPS) - target_logmel[None]).abs().flatten(1).mean(1)
-    x = (target_logmel.double().exp() - LOG_EPS).clamp_min(0).sqrt()
-    y = m.double().sqrt()
-    sc = (y - x[None]).flatten(1).norm(dim=1) / x.norm().clamp_min(1e-12)
-    return {"logmel_l1": l1.double().numpy(), "sc": sc.numpy()}
+    """Log-mel L1 and SC of each rendered candidate (`explorer.evaluate.metrics`): `target_logmel[64, 80]`,
+    `audio[N, T]` -> {name: `[N]`}."""
+    out_power = mel(audio, cfg or MelConfig())  # [N, 64, 80]
+    target_power = metrics.mel_from_log_mel(target_logmel)  # [64, 80], broadcast over the candidates
+    return {"logmel_l1": metrics.log_mel_l1(target_power, out_power),
+            "sc": metrics.spectral_convergence(target_power, out_power)}
 
 
 def objective(comp: dict[str, np.ndarray], loss: str, ref: dict[str, float] | None = None) -> np.ndarray:
@@ -92,16 +92,12 @@ def losses(target_logmel: torch.Tensor, audio: np.ndarray, loss: str = "logmel_l
     return objective(components(target_logmel, audio, cfg), loss, ref)
 
 
-@contextlib.contextmanager
-def single_thread_torch() -> Iterator[None]:
-    """Run the small per-generation mels on one torch thread: the render workers already use every core,
-    and on a shared machine extra torch threads mostly spin (measured: ~15 % less CPU per refine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+def add_refine_arguments(ap: argparse.ArgumentParser, refine_help: str) -> None:
+    """`--refine N`, `--refine-loss` and `--seed`: the refine options of `explorer.evaluate` and `explorer.match`."""
+    ap.add_argument("--refine", type=int, default=0, help=refine_help)
+    ap.add_argument("--refine-loss", default="mix", choices=("mix", "logmel_l1", "sc"),
+                    help="refine objective: log-mel L1 + SC relative to the start (default), or one of them")
+    ap.add_argument("--seed", type=int, default=0, help="CMA-ES seed")
 
 
 def _render(synth, full: np.ndarray) -> np.ndarray:
@@ -115,7 +111,9 @@ def refine(synth, target: np.ndarray | torch.Tensor, v0_full: np.ndarray, free_i
            popsize: int | None = None, seed: int = 0, loss: str = "mix",
            cfg: MelConfig | None = None) -> tuple[np.ndarray, list[dict]]:
     """CMA-ES over `free_indices` from `v0_full[n_plugin]` -> (`v_best[n_plugin]`, history). See module doc."""
-    with single_thread_torch():
+    # the small per-generation mels on one torch thread: the render workers already use every core, and on a
+    # shared machine extra torch threads mostly spin (measured: ~15 % less CPU per refine)
+    with cli.torch_threads(1):
         return _refine(synth, target, v0_full, free_indices, budget, progress_callback, sigma0, popsize, seed,
                        loss, cfg)
 

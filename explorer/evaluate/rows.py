@@ -12,10 +12,10 @@ distance, MFCC distance, log-mel L1. Rows: the model (`--checkpoint`), each `--b
 preset need `--data`: the training split is their library), and `--refine N` (the model's prediction
 refined by CMA-ES with N renders per sound). All rows of one command use the same sounds.
 
-Dataset targets are the stored log-mels (`mels.npy`); their linear mels are recovered exactly enough as
-`exp(x) - 1e-3`. `--audio` reads every audio file of a folder (mono, resampled to 22,050 Hz, trimmed or
-padded to 4 s; `--pitch-shift` moves a detected pitch to note 60 first). `--limit N` takes N sounds spread
-evenly over the split (same N, same sounds).
+Targets (`explorer.evaluate.targets`): the stored log-mels of a dataset split (their linear mels are
+recovered exactly enough as `exp(x) - 1e-3`), or with `--audio` every audio file of a folder (mono,
+resampled to 22,050 Hz, trimmed or padded to 4 s; `--pitch-shift` moves a detected pitch to note 60 first).
+`--limit N` takes N sounds spread evenly over the split (same N, same sounds).
 
 Output JSON (`--out`, default `results/<rows>_<params>_<split>.json`): `{"command", "created", "elapsed",
 "dataset", "split", "audio_folder", "checkpoint", "n_params", "n", "sounds": [names], "rows": [{"name",
@@ -27,127 +27,19 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import shlex
 import sys
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from explorer.data.features import LOG_EPS, MelConfig, mel
+from explorer import cli
+from explorer.data.features import MelConfig, mel
 from explorer.evaluate import baselines, metrics
-
-AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
-
-
-class EvalError(RuntimeError):
-    """Bad arguments or inputs (mismatched checkpoint and dataset, empty folder, ...)."""
-
-
-# ------------------------------------------------------------------------------------------------
-# audio input (shared with explorer.match)
-# ------------------------------------------------------------------------------------------------
-def read_audio(path: str, sample_rate: int = 22050, n_samples: int = 88200, pitch_shift: bool = False,
-               note: int = 60) -> np.ndarray:
-    """Read any soundfile-readable file -> mono float32 `[n_samples]` at `sample_rate`.
-
-    Resampled with `torchaudio.functional.resample`, trimmed or zero-padded. `pitch_shift` moves a detected
-    fundamental to `note` (YIN from `explorer.audio_io`). Raises `EvalError` with the file name and the reason.
-    """
-    import soundfile as sf
-
-    name = os.path.basename(path)
-    if not os.path.isfile(path):
-        raise EvalError(f"{path}: no such file")
-    try:
-        data, sr = sf.read(path, dtype="float32", always_2d=True)
-    except Exception as exc:  # noqa: BLE001 - libsndfile raises several types
-        ext = os.path.splitext(path)[1].lower()
-        hint = " (this libsndfile cannot decode mp3; convert to wav)" if ext == ".mp3" else ""
-        raise EvalError(f"{name}: cannot read audio{hint}: {exc}") from None
-    if len(data) == 0:
-        raise EvalError(f"{name}: the file holds no audio samples")
-    x = data.mean(axis=1)
-    if not np.all(np.isfinite(x)):
-        raise EvalError(f"{name}: audio contains NaN or infinite samples")
-    if sr != sample_rate:
-        import torchaudio
-
-        x = torchaudio.functional.resample(torch.from_numpy(np.ascontiguousarray(x)), int(sr), sample_rate).numpy()
-    if pitch_shift:
-        from explorer.data import audio_input as audio_io
-
-        f0 = audio_io.detect_pitch(x[: 2 * n_samples], sample_rate)
-        if f0 is not None:
-            x = audio_io.pitch_shift(x[: int(n_samples * max(1.0, audio_io.midi_to_hz(note) / f0)) + 1],
-                                     audio_io.midi_to_hz(note) / f0)
-    x = x[:n_samples]
-    return np.pad(x, (0, n_samples - len(x))).astype(np.float32)
-
-
-def list_audio(folder: str) -> list[str]:
-    """Audio files directly in `folder`, sorted."""
-    if not os.path.isdir(folder):
-        raise EvalError(f"{folder}: not a folder")
-    files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(AUDIO_EXTS))
-    if not files:
-        raise EvalError(f"{folder}: no audio files ({', '.join(AUDIO_EXTS)})")
-    return files
-
-
-def spread(indices: np.ndarray, limit: int | None) -> np.ndarray:
-    """At most `limit` of `indices`, spread evenly (deterministic)."""
-    if limit is None or limit >= len(indices):
-        return indices
-    return indices[np.unique(np.linspace(0, len(indices) - 1, limit).round().astype(int))]
-
-
-# ------------------------------------------------------------------------------------------------
-# targets and rows
-# ------------------------------------------------------------------------------------------------
-@dataclass
-class Targets:
-    """The sounds every row is scored on."""
-
-    names: list[str]
-    logmel: torch.Tensor  # [N, 64, 80] log(mel + 1e-3)
-    power: torch.Tensor  # [N, 64, 80] linear power mel (float64)
-    params: np.ndarray | None = None  # [N, P] ground-truth set parameters (dataset targets only)
-    audio: np.ndarray | None = None  # [N, T] (audio targets only)
-    extra: dict = field(default_factory=dict)
-
-
-def dataset_targets(ds, split: str, limit: int | None) -> Targets:
-    """Targets from a dataset split (stored log-mels and parameters)."""
-    idx = spread(ds.indices(split), limit)
-    if len(idx) == 0:
-        raise EvalError(f"{ds.root}: split {split!r} is empty")
-    logmel = torch.from_numpy(np.asarray(ds.mels[idx], dtype=np.float32))
-    names = [f"{ds.index[i]['name']} [{i}]" for i in idx]
-    return Targets(names, logmel, metrics.mel_from_log_mel(logmel), np.asarray(ds.params[idx], np.float64),
-                   extra={"indices": idx.tolist()})
-
-
-def audio_targets(folder: str, cfg: MelConfig, n_samples: int, limit: int | None,
-                  pitch_shift: bool) -> Targets:
-    """Targets from the audio files of a folder (unreadable ones are reported and skipped)."""
-    files = list_audio(folder)
-    files = [files[i] for i in spread(np.arange(len(files)), limit)]
-    names, audio = [], []
-    for f in files:
-        try:
-            audio.append(read_audio(f, cfg.sample_rate, n_samples, pitch_shift))
-            names.append(os.path.basename(f))
-        except EvalError as exc:
-            print(f"skipped: {exc}", file=sys.stderr)
-    if not audio:
-        raise EvalError(f"{folder}: no readable audio files")
-    a = np.stack(audio)
-    power = mel(a, cfg).double()
-    return Targets(names, torch.log(power + LOG_EPS).float(), power, None, a)
+from explorer.evaluate.refine import add_refine_arguments
+from explorer.evaluate.targets import EvalError, Targets, audio_targets, dataset_targets
 
 
 def score(t: Targets, out_audio: np.ndarray | None, v_hat: np.ndarray | None, cfg: MelConfig,
@@ -300,19 +192,16 @@ def default_out(res: dict) -> str:
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m explorer.evaluate", description=__doc__.split("\n")[0])
-    ap.add_argument("--checkpoint", help="model checkpoint (model row; needed for --refine)")
+    cli.add_checkpoint(ap, "model checkpoint (model row; needed for --refine)")
     ap.add_argument("--data", help="dataset directory (targets from --split; library for baselines)")
     ap.add_argument("--split", default="test", choices=("train", "valid", "test"))
     ap.add_argument("--audio", help="folder of audio files to use as targets instead (out of domain)")
     ap.add_argument("--pitch-shift", action="store_true", help="--audio: shift a detected pitch to note 60")
     ap.add_argument("--limit", type=int, help="at most N sounds, spread evenly over the split")
     ap.add_argument("--baseline", help="comma-separated reference rows: nearest, mean, silence")
-    ap.add_argument("--refine", type=int, default=0, help="add a row refined by CMA-ES with N renders per sound")
-    ap.add_argument("--refine-loss", default="mix", choices=("mix", "logmel_l1", "sc"),
-                    help="refine objective: log-mel L1 + SC relative to the start (default), or one of them")
-    ap.add_argument("--seed", type=int, default=0, help="CMA-ES seed")
-    ap.add_argument("--workers", type=int, help="render processes (default: every core)")
-    ap.add_argument("--device", help="torch device for the model (default: cuda if available)")
+    add_refine_arguments(ap, "add a row refined by CMA-ES with N renders per sound")
+    cli.add_workers(ap)
+    cli.add_device(ap)
     ap.add_argument("--out", help="results JSON (default results/<rows>_<params>_<split>.json)")
     ap.add_argument("--quiet", action="store_true", help="no progress output")
     return ap
@@ -322,17 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
     args.argv = argv
-    try:
-        res = evaluate(args)
-    except (EvalError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    out = args.out or default_out(res)
-    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-    with open(out, "w") as f:
-        json.dump(res, f, indent=1)
-    print(f"wrote {out} ({res['elapsed']} s)")
-    return 0
+    return cli.run_and_write(evaluate, args, default_out, (EvalError, FileNotFoundError, ValueError))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""Do the semantic latent dims do what their names say? `python -m explorer.semantic_eval ...`.
+"""Do the semantic latent dims do what their names say? `python -m explorer.evaluate.semantic ...`.
 
-    python -m explorer.semantic_eval --checkpoint checkpoints/flow_dis16/model.pt [--data data/ds16]
+    python -m explorer.evaluate.semantic --checkpoint checkpoints/flow_dis16/model.pt [--data data/ds16]
         [--starts 20 --steps 9 --pairs 20 --out results/semantic_flow_dis_16.json]
 
 1. Sweeps: for each semantic dim of a Flow_dis checkpoint (`LoadedModel.semantic`: dim, negative word,
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import shlex
 import sys
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
+from explorer import cli
 from explorer.data import tags as tagging
 from explorer.data.features import MelConfig, log_mel
 
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> dict:
               "per_pair": {"latent": [float(x) for x in lat_a], "params": [float(x) for x in par_a]}}
     print(f"smoothness latent {smooth['latent']} vs params {smooth['params']}", file=sys.stderr)
     return {"kind": "semantic_eval",
-            "command": "python -m explorer.semantic_eval " + " ".join(shlex.quote(a) for a in args.argv),
+            "command": "python -m explorer.evaluate.semantic " + " ".join(shlex.quote(a) for a in args.argv),
             "created": datetime.datetime.now().isoformat(timespec="seconds"),
             "elapsed": round(time.time() - t_start, 1), "checkpoint": args.checkpoint, "model": model.name,
             "n_params": len(model.param_names), "data": args.data, "n_starts": len(starts), "n_steps": args.steps,
@@ -140,29 +140,21 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    ap = argparse.ArgumentParser(prog="python -m explorer.semantic_eval", description=__doc__.split("\n")[0])
-    ap.add_argument("--checkpoint", required=True, help="a flow_dis checkpoint")
+    ap = argparse.ArgumentParser(prog="python -m explorer.evaluate.semantic", description=__doc__.split("\n")[0])
+    cli.add_checkpoint(ap, "a flow_dis checkpoint", required=True)
     ap.add_argument("--data", help="dataset: start from latent codes of test-split sounds")
     ap.add_argument("--starts", type=int, default=20)
     ap.add_argument("--steps", type=int, default=9)
     ap.add_argument("--pairs", type=int, default=20, help="interpolation paths for the smoothness measure")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workers", type=int)
-    ap.add_argument("--device")
+    cli.add_workers(ap)
+    cli.add_device(ap)
     ap.add_argument("--out", help="default results/semantic_<model>_<params>.json")
     args = ap.parse_args(argv)
     args.argv = argv
-    try:
-        res = run(args)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    out = args.out or os.path.join("results", f"semantic_{res['model']}_{res['n_params']}.json")
-    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-    with open(out, "w") as f:
-        json.dump(res, f, indent=1)
-    print(f"wrote {out} ({res['elapsed']} s)")
-    return 0
+    return cli.run_and_write(run, args, lambda res: os.path.join("results", f"semantic_{res['model']}_"
+                                                                   f"{res['n_params']}.json"),
+                             (ValueError, FileNotFoundError))
 
 
 if __name__ == "__main__":

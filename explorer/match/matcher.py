@@ -35,9 +35,11 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from explorer import cli
+from explorer.data.audio_input import AUDIO_EXTS, AudioInputError, read_clip
 from explorer.data.features import LOG_EPS, MelConfig, mel
 from explorer.evaluate import metrics
-from explorer.evaluate.rows import AUDIO_EXTS, EvalError, read_audio
+from explorer.evaluate.refine import add_refine_arguments
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -134,14 +136,14 @@ class Matcher:
 
     def match_file(self, path: str, out_dir: str, name: str | None = None, refine: int = 0,
                    pitch_shift: bool = False, seed: int = 0, loss: str = "mix") -> MatchResult:
-        """Match one file and write NAME.bank / NAME.json / NAME.wav into `out_dir`. Raises EvalError."""
+        """Match one file and write NAME.bank / NAME.json / NAME.wav into `out_dir`. Raises AudioInputError."""
         from explorer.synth.presets import preset_json, write_bank
 
         t0 = time.perf_counter()
         s = self.synth.settings
-        audio = read_audio(path, s.sample_rate, s.n_samples, pitch_shift)
+        audio = read_clip(path, s.sample_rate, s.n_samples, pitch_shift)
         if float(np.abs(audio).max()) < 1e-5:
-            raise EvalError(f"{os.path.basename(path)}: the audio is silent (nothing to match)")
+            raise AudioInputError(f"{os.path.basename(path)}: the audio is silent (nothing to match)")
         v_full, out, scores = self.match_audio(audio, refine, seed, loss)
         name = name or _safe_stem(path)
         os.makedirs(out_dir, exist_ok=True)
@@ -161,13 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m explorer.match", description=__doc__.split("\n")[0])
     ap.add_argument("inputs", nargs="+", help="audio files or folders of audio files")
     ap.add_argument("--out", required=True, help="output folder")
-    ap.add_argument("--checkpoint", help="model checkpoint (default: see module docstring)")
-    ap.add_argument("--refine", type=int, default=0, help="refine each match with N CMA-ES renders")
-    ap.add_argument("--refine-loss", default="mix", choices=("mix", "logmel_l1", "sc"),
-                    help="refine objective: log-mel L1 + SC relative to the start (default), or one of them")
+    cli.add_checkpoint(ap, "model checkpoint (default: see module docstring)")
+    add_refine_arguments(ap, "refine each match with N CMA-ES renders")
     ap.add_argument("--pitch-shift", action="store_true", help="shift a detected pitch to note 60 first")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, help="render processes (default: every core)")
+    cli.add_workers(ap)
     args = ap.parse_args(argv)
 
     paths = expand_inputs(args.inputs)
@@ -192,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 r = matcher.match_file(path, args.out, name, args.refine, args.pitch_shift, args.seed,
                                        args.refine_loss)
-            except EvalError as exc:
+            except AudioInputError as exc:
                 failed += 1
                 print(f"FAILED {exc}", file=sys.stderr)  # the message names the file
                 continue

@@ -1,8 +1,8 @@
 """Training CLI.
 
-    python -m explorer.train --model flow_dis --data data/ds16 --out checkpoints/flow_dis16
+    python -m explorer.models.train --model flow_dis --data data/ds16 --out checkpoints/flow_dis16
         [--epochs N --batch 64 --lr 2e-4 --max-minutes M --seed S --resume --set key=value ...]
-    torchrun --nproc_per_node 4 -m explorer.train ...      (multi-GPU / multi-node, DistributedSampler)
+    torchrun --nproc_per_node 4 -m explorer.models.train ...      (multi-GPU / multi-node, DistributedSampler)
 
 Adam, validation every epoch (parameter MSE of the deterministic `infer`), learning rate halved when
 validation stalls (ReduceLROnPlateau), early stopping, the paper's warm-ups: the KL / MMD weight rises
@@ -30,7 +30,6 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import sys
 import time
 from collections import defaultdict
@@ -39,18 +38,19 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import Tensor
 from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
+from explorer import cli
 from explorer.data.dataset import load_dataset
 from explorer.models import REGISTRY, ModelConfig, SynthModel, build_model, make_config
 from explorer.models.checkpoint import checkpoint_dict, save_checkpoint
+from explorer.models.distributed import Dist
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m explorer.train", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m explorer.models.train", description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True, choices=sorted(REGISTRY))
     ap.add_argument("--data", required=True, help="dataset directory (explorer.data build)")
     ap.add_argument("--out", required=True, help="output directory")
@@ -60,9 +60,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--max-minutes", type=float, help="stop (and keep the best model) after this time")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    ap.add_argument("--device", help="cpu / cuda / cuda:N (default: cuda when available)")
-    ap.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; 1 is "
-                    "much faster for tiny models or when other processes share the cores)")
+    cli.add_device(ap)
+    cli.add_threads(ap)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override any config field, VALUE in JSON (e.g. --set beta_warmup=3)")
     return ap.parse_args(argv)
@@ -86,45 +85,6 @@ def overrides(args: argparse.Namespace, name: str) -> dict[str, Any]:
         if getattr(args, key) is not None:
             out[key] = getattr(args, key)
     return out
-
-
-class Dist:
-    """torch.distributed when launched by torchrun (WORLD_SIZE > 1), a single process otherwise."""
-
-    def __init__(self, device: str | None) -> None:
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        cuda = torch.cuda.is_available() and (device is None or device.startswith("cuda"))
-        if device is None:
-            device = f"cuda:{local}" if cuda else "cpu"
-        elif device == "cuda":
-            device = f"cuda:{local}"
-        self.device = torch.device(device)
-        if self.world > 1:
-            if cuda:
-                torch.cuda.set_device(self.device)
-            dist.init_process_group("nccl" if cuda else "gloo")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def sum(self, values: list[float]) -> list[float]:
-        if self.world == 1:
-            return values
-        t = torch.tensor(values, dtype=torch.float64, device=self.device)
-        dist.all_reduce(t)
-        return t.tolist()
-
-    def any(self, flag: bool) -> bool:
-        """True if `flag` is true on any rank: stop decisions must agree or DDP deadlocks."""
-        return flag if self.world == 1 else self.sum([float(flag)])[0] > 0
-
-    def close(self) -> None:
-        if self.world > 1:
-            dist.barrier()
-            dist.destroy_process_group()
 
 
 def load_split(data: Any, split: str, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
@@ -174,13 +134,8 @@ def validate(model: SynthModel, x: Tensor, v: Tensor, t: Tensor, sampler: Distri
 def train(argv: list[str] | None = None) -> dict[str, Any]:
     """Run a training; returns the training summary (also stored in the checkpoint's `train`)."""
     args = parse_args(argv)
-    threads = torch.get_num_threads()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
+    with cli.torch_threads(args.threads):  # restored afterwards: train() is also called in-process (tests)
         return _train(args, argv)
-    finally:
-        torch.set_num_threads(threads)  # train() is also called in-process (tests)
 
 
 def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
@@ -239,7 +194,7 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
             log_file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}\n")
             log_file.flush()
 
-    command = "python -m explorer.train " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "python -m explorer.models.train " + " ".join(sys.argv[1:] if argv is None else argv)
     log(f"{'resume' if state else 'start'}: {command} | device {d.device} x{d.world} | "
         f"train {len(xtr)} valid {len(xva)} | config {json.dumps(cfg.to_dict())}")
 

@@ -9,7 +9,7 @@ import soundfile as sf
 
 from explorer.app import actions as A
 from explorer.app import plots
-from explorer.app.latent_map import build_debug_map
+from explorer.app.map_export import build_debug_map
 
 
 @pytest.fixture(scope="module")

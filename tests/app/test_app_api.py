@@ -30,7 +30,7 @@ def free_port() -> int:
 
 def make_models(root, synth, sizes=(16, 30), n_map=40):
     """`root/debug_<P>/model.pt` debug checkpoints, each with a tiny map of real renders."""
-    from explorer.app.latent_map import build_debug_map
+    from explorer.app.map_export import build_debug_map
     from explorer.models.checkpoint import make_debug_checkpoint
 
     for p in sizes:

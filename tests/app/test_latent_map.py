@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from explorer.app import latent_map as L
+from explorer.app import map_export as X
 
 
 def random_map(n=60, d=8, seed=0):
@@ -49,13 +50,13 @@ def test_save_load_round_trip(tmp_path):
 
 
 def test_missing_map_message(tmp_path):
-    with pytest.raises(FileNotFoundError, match="python -m explorer.latent_map export"):
+    with pytest.raises(FileNotFoundError, match="python -m explorer.app.map_export export"):
         L.load_map(str(tmp_path / "model.pt"))
 
 
 def test_quality_measured():
     m = random_map()
-    lmap, reducer = L.build_map(m.z, m.names, m.banks, m.category, m.category_names, m.tags, m.tag_pairs,
+    lmap, reducer = X.build_map(m.z, m.names, m.banks, m.category, m.category_names, m.tags, m.tag_pairs,
                                 method="pca")
     q = lmap.meta["quality"]
     assert reducer is None and q["n_eval"] == 60
@@ -72,7 +73,7 @@ def test_export_cli_umap(tmp_path, synth):
     ckpt = tmp_path / "m" / "model.pt"
     ckpt.parent.mkdir()
     make_debug_checkpoint(str(ckpt), n_params=16, tag_pairs=load_dataset(str(data)).meta["tag_pairs"])
-    assert L.main(["export", "--checkpoint", str(ckpt), "--data", str(data), "--projection", "umap"]) == 0
+    assert X.main(["export", "--checkpoint", str(ckpt), "--data", str(data), "--projection", "umap"]) == 0
     m = L.load_map(str(ckpt))
     ds = load_dataset(str(data))
     assert len(m) == len(ds) and m.z.shape == (len(ds), 16) and m.xy.shape == (len(ds), 2)
@@ -96,7 +97,7 @@ def test_debug_map_stores_decoded_params(tmp_path, synth):
 
     ckpt = tmp_path / "model.pt"
     make_debug_checkpoint(str(ckpt), n_params=16)
-    L.build_debug_map(str(ckpt), synth, n=12)
+    X.build_debug_map(str(ckpt), synth, n=12)
     m = L.load_map(str(ckpt))
     model = load_model(str(ckpt), device="cpu")
     assert m.v.shape == (12, 16)

@@ -79,3 +79,12 @@ def test_pitch_shift_round_trip():
     x = tone(200.0, 1.0, 22050)
     up = A.pitch_shift(x, 2 ** (7 / 12))
     assert abs(A.hz_to_midi(A.detect_pitch(up, 22050)) - A.hz_to_midi(200.0) - 7) < 0.2
+
+
+def test_read_clip(tmp_path):
+    sf.write(tmp_path / "a.wav", np.ones((1000, 2)) * 0.5, 11025)
+    x = A.read_clip(str(tmp_path / "a.wav"))
+    assert x.shape == (88200,) and x.dtype == np.float32
+    assert abs(x[100] - 0.5) < 1e-3 and x[-1] == 0.0
+    with pytest.raises(A.AudioInputError, match="nothing.wav"):
+        A.read_clip(str(tmp_path / "nothing.wav"))

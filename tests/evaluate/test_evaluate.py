@@ -95,15 +95,6 @@ def test_audio_folder_and_errors(tiny, tmp_path, capsys):
     assert evaluate.main(["--audio", str(tmp_path), "--baseline", "mean"]) == 2
 
 
-def test_read_audio(tmp_path):
-    sf.write(tmp_path / "a.wav", np.ones((1000, 2)) * 0.5, 11025)
-    x = evaluate.read_audio(str(tmp_path / "a.wav"))
-    assert x.shape == (88200,) and x.dtype == np.float32
-    assert abs(x[100] - 0.5) < 1e-3 and x[-1] == 0.0
-    with pytest.raises(evaluate.EvalError, match="nothing.wav"):
-        evaluate.read_audio(str(tmp_path / "nothing.wav"))
-
-
 def test_semantic_eval_and_results_table(tiny, tmp_path):
     import importlib.util
 
