@@ -3,7 +3,7 @@
 Targets: test-split sounds of `--data` with the model's prediction as the start (the real use), or, without
 a checkpoint, human amsynth presets projected on the 16-parameter set with a start perturbed by Gaussian
 noise (sigma `--noise`) on the free parameters (a stand-in for a model's error). Prints per sound the wall
-time of `explorer.refine.refine`, renders per second, log-mel L1 and SC before -> after, then the medians.
+time of `explorer.evaluate.refine.refine`, renders per second, log-mel L1 and SC before -> after, then the medians.
 Targets: 200 renders < 5 s per sound on the 2-core CPU; SC improved by >= 30 %.
 
 The machine is shared, so beside the wall time it prints the CPU seconds a refine consumed (this process

@@ -18,7 +18,7 @@ $PY -m explorer.evaluate --checkpoint "checkpoints/$NAME/model.pt" --data "data/
 $PY -m explorer.evaluate --checkpoint "checkpoints/$NAME/model.pt" --audio data/ood --data "data/ds$P" \
   --quiet --out "results/ship_${NAME}_ood.json"
 if [[ $NAME == flow_dis* ]]; then
-  $PY -m explorer.semantic_eval --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P" \
+  $PY -m explorer.evaluate.semantic --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P" \
     --out "results/semantic_${NAME}.json"
 fi
 $PY scripts/model_card.py "checkpoints/$NAME/model.pt" "results/ship_${NAME}_test.json"

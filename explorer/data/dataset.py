@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from explorer import cli
 from explorer.data import tags as tagging
 from explorer.data.features import MelConfig, log_mel
 
@@ -216,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--limit", type=int, default=None, help="use only the first K human presets")
     b.add_argument("--plugin", default=None)
-    b.add_argument("--workers", type=int, default=None)
+    cli.add_workers(b)
     args = ap.parse_args(argv)
     ds = build(args.params, args.out, args.size, args.seed, args.limit, args.plugin, args.workers)
     m = ds.meta

@@ -1,7 +1,7 @@
 """Reference rows for the evaluation: nearest preset, mean preset, silence.
 
 - nearest preset: for each target, the training-split sound with the lowest log-mel L1 distance
-  (`mean |logmel_a - logmel_b|`, the same distance as `explorer.metrics.log_mel_l1`); its full parameter
+  (`mean |logmel_a - logmel_b|`, the same distance as `explorer.evaluate.metrics.log_mel_l1`); its full parameter
   vector is rendered again. A lookup table, no model: what a model has to beat to be worth having.
 - mean preset: the mean of the training split's set parameters (discrete ones snapped to their steps),
   other parameters at the dataset's defaults; one sound for every target.

@@ -1,4 +1,4 @@
-"""Build the out-of-domain audio set: `python -m explorer.ood --out DIR`.
+"""Build the out-of-domain audio set: `python -m explorer.evaluate.ood --out DIR`.
 
 Sounds that no amsynth preset made (DESIGN.md: "out-of-domain: sounds from other sources"):
 - General MIDI instruments rendered by fluidsynth with `/usr/share/sounds/sf2/FluidR3_GM.sf2`: note 60,

@@ -21,7 +21,7 @@ API (used by `explorer.evaluate --refine N`, `explorer.match --refine N` and the
   the first for the start point.
 
 Objective (`loss=`): `"logmel_l1"`, `mean |log(mel_Y + 1e-3) - log(mel_X + 1e-3)|`
-(`explorer.metrics.log_mel_l1`); `"sc"`, spectral convergence on linear mel magnitude; `"mix"` (default),
+(`explorer.evaluate.metrics.log_mel_l1`); `"sc"`, spectral convergence on linear mel magnitude; `"mix"` (default),
 the sum of both, each relative to the start point's value. Why mix: log-mel L1 alone halves the log-mel
 distance but barely moves SC, which is dominated by the loud bins (10 test sounds of ds16, Flow_reg start,
 200 renders: SC -6 %); SC alone makes the log-mel distance worse on some sounds; the relative sum improves

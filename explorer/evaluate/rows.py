@@ -7,7 +7,7 @@
 
 For every target sound the model infers the parameters from its log-mel, the real synth renders them (all
 cores), and the same mel is computed on the result. Reported per row (means and medians over sounds, see
-`explorer.metrics`): MSE_n (dataset targets only), SC and MSE on linear mel magnitude, log-spectral
+`explorer.evaluate.metrics`): MSE_n (dataset targets only), SC and MSE on linear mel magnitude, log-spectral
 distance, MFCC distance, log-mel L1. Rows: the model (`--checkpoint`), each `--baseline` (nearest / mean
 preset need `--data`: the training split is their library), and `--refine N` (the model's prediction
 refined by CMA-ES with N renders per sound). All rows of one command use the same sounds.

@@ -5,7 +5,7 @@
 For each input (a folder stands for the audio files directly in it): read it (soundfile: wav, flac, ogg,
 aiff; mp3 where this libsndfile decodes it), mix to mono, resample to 22,050 Hz, trim or pad to 4 s
 (`--pitch-shift` first moves a detected pitch to note 60), compute the log-mel, infer the parameters with
-the model, optionally refine them with CMA-ES (`--refine N` renders, `explorer.refine`), render, and write
+the model, optionally refine them with CMA-ES (`--refine N` renders, `explorer.evaluate.refine`), render, and write
 into `--out`:
 - `NAME.bank`: an amsynth bank holding the one preset (load it in amsynth: Preset > Import/Open bank);
 - `NAME.json`: the preset as JSON (`explorer.synth.presets.preset_json`: normalised, raw and display values per
@@ -54,7 +54,7 @@ def default_checkpoint() -> str:
         if found:
             return found[0]
     raise FileNotFoundError("no checkpoint given and none found under checkpoints/ "
-                            "(train one with `python -m explorer.train`, or pass --checkpoint)")
+                            "(train one with `python -m explorer.models.train`, or pass --checkpoint)")
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:

@@ -20,8 +20,8 @@ from .autoencoders import (
     WAEConfig,
 )
 from .base import ModelConfig, SynthModel
-from .regressors import CNN, MLP, CNNConfig, MLPConfig, ResNet, ResNetConfig
 from .flows import DebugConfig, FlowDis, FlowDisConfig, FlowReg, FlowRegConfig
+from .regressors import CNN, MLP, CNNConfig, MLPConfig, ResNet, ResNetConfig
 
 REGISTRY: dict[str, tuple[type[SynthModel], type[ModelConfig]]] = {
     "mlp": (MLP, MLPConfig),

@@ -166,7 +166,7 @@ class LoadedModel:
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device | None = None) -> LoadedModel:
-    """Load a checkpoint written by `explorer.train` (or `make_debug_checkpoint`). CUDA if available."""
+    """Load a checkpoint written by `explorer.models.train` (or `make_debug_checkpoint`). CUDA if available."""
     return LoadedModel(read_checkpoint(path), device)
 
 

@@ -1,5 +1,6 @@
 """The app's actions on a debug checkpoint, a tiny latent map and the real synth (no Gradio here)."""
 
+import contextlib
 import json
 
 import numpy as np
@@ -259,43 +260,38 @@ def test_large_maps_use_webgl_for_dots_and_overlay():
     assert all(types[u] == "scattergl" for u in plots.OVERLAY_UIDS)  # drawn above the WebGL dots
 
 
-def test_models_without_a_latent_space_are_refused_clearly(engine, st, tmp_path):
+@contextlib.contextmanager
+def untrained_model(engine, tmp_path, family: str):
+    """An untrained 16-parameter `family` checkpoint in the engine's menu as `<family>16` while in use."""
     from explorer.models import build_model, make_config
     from explorer.models.checkpoint import checkpoint_dict, save_checkpoint
 
-    model = build_model("mlp", make_config("mlp", n_params=16))
+    model = build_model(family, make_config(family, n_params=16))
     meta = {"param_names": [f"p{i}" for i in range(16)], "param_indices": list(range(16)),
             "param_steps": [0] * 16, "default_values": [0.5] * 41, "stats": {"mean": -4.0, "std": 2.5}}
-    path = tmp_path / "mlp" / "model.pt"
+    path = tmp_path / family / "model.pt"
     path.parent.mkdir()
-    save_checkpoint(str(path), checkpoint_dict("mlp", model, meta))
-    engine.checkpoints["mlp16"] = str(path)
+    save_checkpoint(str(path), checkpoint_dict(family, model, meta))
+    engine.checkpoints[f"{family}16"] = str(path)
     try:
-        with pytest.raises(A.UserError, match="no latent space to explore"):
-            A.choose_model(engine, st, "mlp16")
+        yield f"{family}16"
     finally:
-        del engine.checkpoints["mlp16"]
+        del engine.checkpoints[f"{family}16"]
+
+
+def test_models_without_a_latent_space_are_refused_clearly(engine, st, tmp_path):
+    with untrained_model(engine, tmp_path, "mlp") as name, \
+            pytest.raises(A.UserError, match="no latent space to explore"):
+        A.choose_model(engine, st, name)
 
 
 def test_non_invertible_model_places_presets_by_encoding(engine, tmp_path):
-    from explorer.models import build_model, make_config
-    from explorer.models.checkpoint import checkpoint_dict, save_checkpoint
-
-    model = build_model("vae", make_config("vae", n_params=16))
-    meta = {"param_names": [f"p{i}" for i in range(16)], "param_indices": list(range(16)),
-            "param_steps": [0] * 16, "default_values": [0.5] * 41, "stats": {"mean": -4.0, "std": 2.5}}
-    path = tmp_path / "vae" / "model.pt"
-    path.parent.mkdir()
-    save_checkpoint(str(path), checkpoint_dict("vae", model, meta))
-    engine.checkpoints["vae16"] = str(path)
-    try:
-        st = A.choose_model(engine, A.new_state(engine), "vae16")
+    with untrained_model(engine, tmp_path, "vae") as name:
+        st = A.choose_model(engine, A.new_state(engine), name)
         st = dict(st, presets={"p": np.full(41, 0.3, np.float32)})
         st = A.place_preset(engine, st, "p")
         assert st["z"].shape == (16,) and np.allclose(st["v"], 0.3)
         check_view(engine, A.render_view(engine, st))
-    finally:
-        del engine.checkpoints["vae16"]
 
 
 def test_stale_map_is_flagged(tmp_path, synth):

@@ -65,7 +65,7 @@ def _compare(engine: Engine, st: dict, view: dict, prep=None, at_detected: bool 
 
 
 def refine_current(engine: Engine, st: dict, budget: int, progress=None) -> tuple[dict, dict]:
-    """CMA-ES refinement of the current parameters against the last audio input (explorer.refine)."""
+    """CMA-ES refinement of the current parameters against the last audio input (explorer.evaluate.refine)."""
     if st.get("target") is None:
         raise UserError("refine needs a target: match an uploaded or recorded sound first")
     budget = int(budget)
