@@ -3,7 +3,7 @@
 Every function returns a figure dict `{"data": [...], "layout": {...}}`; `to_plot(fig)` wraps it for
 `gr.Plot` without going through `plotly.graph_objects`. Tests validate the dicts with `go.Figure(fig)`.
 
-The map figure's traces carry a `uid` the browser script (`explorer/static/map.js`) relies on:
+The map figure's traces carry a `uid` the browser script (`explorer/app/static/map.js`) relies on:
 `grid` (transparent click catcher), `ds:<k>` (dataset dots, customdata = dataset index), and the overlay
 traces `neighbours`, `path`, `ends`, `current`, which the script moves without re-sending the map.
 """
