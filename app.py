@@ -1,7 +1,7 @@
 """FlowSynth Explorer: `python app.py [--checkpoint PATH] [--host H] [--port P]`.
 
 Loads the model(s) once, warms every stage, then serves the Gradio app (see docs/APP.md). Thin: the UI is
-built in `explorer/app_ui.py`, the actions live in `explorer/app_actions.py`.
+built in `explorer/app/ui.py`; the engine, the state and one module per tab live in `explorer/app/`.
 """
 
 from __future__ import annotations
@@ -13,34 +13,36 @@ import sys
 import threading
 import time
 
+from explorer import cli
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="FlowSynth Explorer (Gradio app)")
-    ap.add_argument("--checkpoint", default=os.environ.get("EXPLORER_CHECKPOINT"),
-                    help="model.pt to open first (default: checkpoints/flow_dis_16/model.pt)")
+    cli.add_checkpoint(ap, "model.pt to open first (default: checkpoints/flow_dis_16/model.pt)",
+                       default=os.environ.get("EXPLORER_CHECKPOINT"))
     ap.add_argument("--checkpoints-dir", default=os.environ.get("EXPLORER_CHECKPOINTS", "checkpoints"),
                     help="the model menu lists DIR/*/model.pt")
     ap.add_argument("--host", default=os.environ.get("EXPLORER_HOST", "127.0.0.1"))
     ap.add_argument("--port", type=int, default=int(os.environ.get("EXPLORER_PORT", "7860")))
-    ap.add_argument("--device", default=os.environ.get("EXPLORER_DEVICE"), help="cpu / cuda (default: cuda if available)")
+    cli.add_device(ap, default=os.environ.get("EXPLORER_DEVICE"))
     ap.add_argument("--synth-workers", type=int, default=int(os.environ.get("EXPLORER_SYNTH_WORKERS", "2")))
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    cli.setup_logging()
     log = logging.getLogger("flowsynth.app")
     t0 = time.perf_counter()
     # import the UI stack (gradio: seconds) while the synth workers and the model start
-    ui_import = threading.Thread(target=lambda: __import__("explorer.app_ui"), daemon=True)
+    ui_import = threading.Thread(target=lambda: __import__("explorer.app.ui"), daemon=True)
     ui_import.start()
     import torch
 
     torch.set_num_threads(1)  # small models: one thread per request beats oversubscribing shared cores
-    from explorer.app_actions import DEFAULT_CHECKPOINT, Engine, find_checkpoints
+    from explorer.app.engine import DEFAULT_CHECKPOINT, Engine, find_checkpoints
 
     checkpoints = find_checkpoints(args.checkpoints_dir)
     default = None
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("model %s loaded on %s; map: %s; warm-up %.2f s", e.name, e.model.device,
              f"{len(e.lmap)} sounds" if e.lmap is not None else e.map_error, warm["seconds"])
     ui_import.join()
-    from explorer.app_ui import build
+    from explorer.app.ui import build
 
     demo, kw = build(engine)
     log.info("ready in %.1f s: http://%s:%d", time.perf_counter() - t0, args.host, args.port)

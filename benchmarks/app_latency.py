@@ -31,8 +31,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def debug_model(folder: str, synth) -> str:
-    from explorer.checkpoint import make_debug_checkpoint
-    from explorer.latent_map import build_debug_map
+    from explorer.app.map_export import build_debug_map
+    from explorer.models.checkpoint import make_debug_checkpoint
 
     path = os.path.join(folder, "debug_16", "model.pt")
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -42,8 +42,8 @@ def debug_model(folder: str, synth) -> str:
 
 
 def server_side(engine, n: int, seed: int = 0) -> dict[str, dict[str, float]]:
-    from explorer import app_actions as A
-    from explorer import plots
+    from explorer.app import actions as A
+    from explorer.app import plots
 
     rng = np.random.default_rng(seed)
     st = A.new_state(engine)
@@ -144,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)  # as app.py
-    from explorer.app_actions import DEFAULT_CHECKPOINT, Engine
-    from explorer.synth import Synth
+    from explorer.app.actions import DEFAULT_CHECKPOINT, Engine
+    from explorer.synth.host import Synth
 
     synth = Synth(workers=2)
     tmp = tempfile.mkdtemp(prefix="app-latency-")

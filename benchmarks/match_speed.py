@@ -19,10 +19,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from explorer import metrics
-from explorer.evaluate import read_audio
-from explorer.features import LOG_EPS, mel
-from explorer.match import Matcher
+from explorer.data.audio_input import read_clip
+from explorer.data.features import LOG_EPS, mel
+from explorer.evaluate import metrics
+from explorer.match.matcher import Matcher
 
 
 def main() -> int:
@@ -35,12 +35,12 @@ def main() -> int:
     tmp = tempfile.mkdtemp(prefix="match-speed-")
     ckpt = args.checkpoint
     if ckpt is None:
-        from explorer.checkpoint import make_debug_checkpoint
+        from explorer.models.checkpoint import make_debug_checkpoint
 
         ckpt = str(make_debug_checkpoint(os.path.join(tmp, "debug.pt"), n_params=16))
     path = args.file
     if path is None:
-        from explorer.ood import render_gm
+        from explorer.evaluate.ood import render_gm
 
         path = os.path.join(tmp, "piano.wav")
         render_gm(0, path)
@@ -56,7 +56,7 @@ def main() -> int:
         s = m.synth.settings
         for _ in range(args.repeats):
             t = time.perf_counter()
-            audio = read_audio(path, s.sample_rate, s.n_samples)
+            audio = read_clip(path, s.sample_rate, s.n_samples)
             stages["read"].append(time.perf_counter() - t)
             t = time.perf_counter()
             power = mel(audio[None], m.cfg)

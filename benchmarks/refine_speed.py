@@ -3,7 +3,7 @@
 Targets: test-split sounds of `--data` with the model's prediction as the start (the real use), or, without
 a checkpoint, human amsynth presets projected on the 16-parameter set with a start perturbed by Gaussian
 noise (sigma `--noise`) on the free parameters (a stand-in for a model's error). Prints per sound the wall
-time of `explorer.refine.refine`, renders per second, log-mel L1 and SC before -> after, then the medians.
+time of `explorer.evaluate.refine.refine`, renders per second, log-mel L1 and SC before -> after, then the medians.
 Targets: 200 renders < 5 s per sound on the 2-core CPU; SC improved by >= 30 %.
 
 The machine is shared, so beside the wall time it prints the CPU seconds a refine consumed (this process
@@ -22,10 +22,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from explorer import metrics
-from explorer.features import mel
-from explorer.refine import refine
-from explorer.synth import Synth
+from explorer.data.features import mel
+from explorer.evaluate import metrics
+from explorer.evaluate.refine import refine
+from explorer.synth.host import Synth
 
 _TCK = os.sysconf("SC_CLK_TCK")
 
@@ -43,9 +43,9 @@ def cpu_seconds(synth) -> float:
 def problems(args, synth) -> tuple[list[str], np.ndarray, np.ndarray, list[int]]:
     """-> names, target full vectors or None [N, n_plugin], start full vectors [N, n_plugin], free indices."""
     if args.checkpoint:
-        from explorer.checkpoint import load_model
-        from explorer.data import load_dataset
-        from explorer.evaluate import spread
+        from explorer.data.dataset import load_dataset
+        from explorer.evaluate.targets import spread
+        from explorer.models.checkpoint import load_model
 
         model = load_model(args.checkpoint)
         ds = load_dataset(args.data)
@@ -53,8 +53,8 @@ def problems(args, synth) -> tuple[list[str], np.ndarray, np.ndarray, list[int]]
         start = model.full_params(model.infer(np.asarray(ds.mels[idx]))).astype(np.float64)
         return ([ds.index[i]["name"] for i in idx], np.asarray(ds.full_params[idx], np.float64), start,
                 model.param_indices)
-    from explorer.param_sets import load_param_set
-    from explorer.presets import ParamMap, read_all_banks
+    from explorer.synth.param_sets import load_param_set
+    from explorer.synth.presets import ParamMap, read_all_banks
 
     pmap = ParamMap.from_synth(synth)
     free = [synth.param_index(n) for n in load_param_set("16")["params"]]

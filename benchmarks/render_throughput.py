@@ -17,8 +17,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from explorer.presets import ParamMap, read_all_banks
-from explorer.synth import Synth
+from explorer.synth.host import Synth
+from explorer.synth.presets import ParamMap, read_all_banks
 
 
 def main() -> None:

@@ -12,13 +12,13 @@ PY=.venv/bin/python
 export PYTHONPATH=. OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "checkpoints/$NAME" results
 cp "$RUN/model.pt" "checkpoints/$NAME/model.pt"
-$PY -m explorer.latent_map export --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P"
+$PY -m explorer.app.map_export export --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P"
 $PY -m explorer.evaluate --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P" --split test \
   --quiet --out "results/ship_${NAME}_test.json"
 $PY -m explorer.evaluate --checkpoint "checkpoints/$NAME/model.pt" --audio data/ood --data "data/ds$P" \
   --quiet --out "results/ship_${NAME}_ood.json"
 if [[ $NAME == flow_dis* ]]; then
-  $PY -m explorer.semantic_eval --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P" \
+  $PY -m explorer.evaluate.semantic --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P" \
     --out "results/semantic_${NAME}.json"
 fi
 $PY scripts/model_card.py "checkpoints/$NAME/model.pt" "results/ship_${NAME}_test.json"

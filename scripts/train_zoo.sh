@@ -17,7 +17,7 @@ export OMP_NUM_THREADS=1 PYTHONPATH=.
 for m in $MODELS; do
   out=runs/zoo$P/$m
   if [ ! -f "$out/model.pt" ]; then
-    $PY -m explorer.train --model "$m" --data "data/ds$P" --out "$out" --epochs "$EPOCHS" \
+    $PY -m explorer.models.train --model "$m" --data "data/ds$P" --out "$out" --epochs "$EPOCHS" \
       --set beta_warmup=2 --set reg_start=1
   fi
   $PY -m explorer.evaluate --checkpoint "$out/model.pt" --data "data/ds$P" --split test --quiet \

@@ -13,7 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 @pytest.fixture(scope="session")
 def synth():
-    from explorer.synth import Synth
+    from explorer.synth.host import Synth
 
     s = Synth(workers=2)
     yield s
@@ -22,7 +22,7 @@ def synth():
 
 @pytest.fixture(scope="session")
 def pmap(synth):
-    from explorer.presets import ParamMap
+    from explorer.synth.presets import ParamMap
 
     return ParamMap.from_synth(synth)
 

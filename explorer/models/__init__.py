@@ -1,4 +1,9 @@
-"""Model families and the registry name -> (ModelClass, ConfigDataclass)."""
+"""Stage 3, models: the model families (one file each: `regressors` (MLP, CNN, ResNet), `autoencoders`,
+`flows`, on `base` and `nets`), the registry name -> (ModelClass, ConfigDataclass) below, checkpoints
+(`checkpoint`) and training (`train`, `python -m explorer.models.train`; `distributed`).
+
+May import: synth, data.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,8 @@ from .autoencoders import (
     WAEConfig,
 )
 from .base import ModelConfig, SynthModel
-from .baselines import CNN, MLP, CNNConfig, MLPConfig, ResNet, ResNetConfig
 from .flows import DebugConfig, FlowDis, FlowDisConfig, FlowReg, FlowRegConfig
+from .regressors import CNN, MLP, CNNConfig, MLPConfig, ResNet, ResNetConfig
 
 REGISTRY: dict[str, tuple[type[SynthModel], type[ModelConfig]]] = {
     "mlp": (MLP, MLPConfig),

@@ -19,7 +19,7 @@ class ModelConfig:
 
     n_params: int = 16
     n_pairs: int = 0
-    # training schedule (defaults scaled to a 2-core CPU; see explorer/train.py for measured timings)
+    # training schedule (defaults scaled to a 2-core CPU; see explorer/models/train.py for measured timings)
     epochs: int = 60
     batch: int = 64
     lr: float = 2e-4

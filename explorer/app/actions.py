@@ -1,0 +1,61 @@
+"""The app's actions in one namespace: what `explorer.app.ui` wires to components and the tests call.
+
+Plain functions of (engine, state, inputs) -> (state, outputs), no Gradio in here. They live in
+`explorer.app.engine` (shared resources), `explorer.app.state` (the current point, views, model choice)
+and one module per tab in `explorer.app.tabs`; this module only gathers them.
+"""
+
+from explorer.app.engine import (
+    DEFAULT_CHECKPOINT,
+    MAX_DIMS,
+    MAX_NEIGHBOURS,
+    MAX_SEMANTIC,
+    MAX_STEPS,
+    SLIDER_DECIMALS,
+    SLIDER_RANGE,
+    Engine,
+    ModelEntry,
+    UserError,
+    find_checkpoints,
+)
+from explorer.app.state import (
+    choose_model,
+    info_text,
+    map_xy,
+    new_state,
+    overlay,
+    play_item,
+    render_view,
+    semantic_values,
+    set_current_params,
+    set_current_z,
+    status_line,
+    summary,
+    to_int16,
+)
+from explorer.app.tabs.audio_in import audio_in, refine_current
+from explorer.app.tabs.interpolation import (
+    ends_text,
+    interpolate,
+    set_end,
+    step_to_current,
+)
+from explorer.app.tabs.macro import set_dim, set_latent, set_semantic, slider_labels
+from explorer.app.tabs.map import decode_xy, map_click, select_point
+from explorer.app.tabs.neighbourhood import neighbour_to_current, neighbourhood
+from explorer.app.tabs.presets import (
+    MAX_PRESET_BYTES,
+    export_preset,
+    load_presets,
+    place_preset,
+)
+
+__all__ = [
+    "DEFAULT_CHECKPOINT", "MAX_DIMS", "MAX_NEIGHBOURS", "MAX_PRESET_BYTES", "MAX_SEMANTIC", "MAX_STEPS",
+    "SLIDER_DECIMALS", "SLIDER_RANGE", "Engine", "ModelEntry", "UserError", "audio_in", "choose_model",
+    "decode_xy", "ends_text", "export_preset", "find_checkpoints", "info_text", "interpolate", "load_presets",
+    "map_click", "map_xy", "neighbour_to_current", "neighbourhood", "new_state", "overlay", "place_preset",
+    "play_item", "refine_current", "render_view", "select_point", "semantic_values", "set_current_params",
+    "set_current_z", "set_dim", "set_end", "set_latent", "set_semantic", "slider_labels", "status_line",
+    "step_to_current", "summary", "to_int16",
+]

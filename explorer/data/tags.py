@@ -1,0 +1,135 @@
+"""Semantic tags: antonym pairs computed from audio descriptors, and categories from preset names.
+
+Descriptors (one number per sound, computed on the rendered audio):
+- `centroid` (Dark <-> Bright): energy-weighted mean over frames of the spectral centroid of the linear
+  mel spectrogram, in Hz (mel band centres as frequencies).
+- `flux` (Constant <-> Moving): mean L1 change between consecutive log-mel frames (log(mel + 1e-3)) while
+  the note is held (frames whose energy is within 60 dB of the loudest), i.e. how much the timbre moves.
+- `attack` (Soft <-> Aggressive): negative log10 of the attack time (seconds from 10 % to 90 % of the
+  peak of a 1.45 ms RMS envelope, crossings interpolated between frames); a fast attack is aggressive.
+- `flatness` (Clean <-> Dirty): energy-weighted mean spectral flatness (geometric / arithmetic mean of the
+  mel power per frame): noise, distortion and dense spectra are dirty.
+
+Rule: a sound gets the positive word when its descriptor is above the 70th percentile of the training
+split, the negative word below the 30th, no tag in between (about 30 % tagged on either side). Silent
+sounds are never tagged.
+
+Categories: the first keyword (case-insensitive, whole word or prefix) found in the preset name decides,
+in the order of `CATEGORIES`; names without one are "other".
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from explorer.data.features import LOG_EPS, MelConfig, mel
+
+TAG_PAIRS: list[tuple[str, str, str]] = [
+    ("Dark", "Bright", "centroid"),
+    ("Constant", "Moving", "flux"),
+    ("Soft", "Aggressive", "attack"),
+    ("Clean", "Dirty", "flatness"),
+]
+LOW_PCT, HIGH_PCT = 30.0, 70.0
+SILENCE_PEAK = 1e-4
+
+CATEGORIES: list[tuple[str, list[str]]] = [
+    ("other", []),
+    ("bass", ["bass", "sub", "808"]),
+    ("pad", ["pad", "atmo", "ambient", "choir", "sweep"]),
+    ("lead", ["lead", "solo", "mono"]),
+    ("bell", ["bell", "chime", "glock", "vibra", "marimba", "kalimba"]),
+    ("organ", ["organ", "hammond", "church"]),
+    ("string", ["string", "violin", "cello", "orch", "ensemble"]),
+    ("brass", ["brass", "horn", "trumpet", "trombone", "sax"]),
+    ("pluck", ["pluck", "pizz", "harp", "guitar", "clav", "koto"]),
+    ("keys", ["piano", "keys", "rhodes", "epiano", "ep ", "wurli", "key"]),
+    ("fx", ["fx", "sfx", "effect", "noise", "wind", "drone", "laser", "zap", "siren", "alien"]),
+    ("drum", ["drum", "kick", "snare", "hat", "perc", "tom", "clap"]),
+]
+CATEGORY_NAMES = [c for c, _ in CATEGORIES]
+_CATEGORY_RES = [(i, re.compile(r"(^|[^a-z])(" + "|".join(map(re.escape, kws)) + ")"))
+                 for i, (_, kws) in enumerate(CATEGORIES) if kws]
+
+
+def category(name: str) -> int:
+    """Index into CATEGORY_NAMES for a preset name (0 = other)."""
+    low = name.lower()
+    for i, rx in _CATEGORY_RES:
+        if rx.search(low):
+            return i
+    return 0
+
+
+def _mel_centres(cfg: MelConfig) -> np.ndarray:
+    import torchaudio
+
+    m = torchaudio.functional.melscale_fbanks(cfg.n_fft // 2 + 1, cfg.f_min, cfg.f_max, cfg.n_mels,
+                                              cfg.sample_rate, norm="slaney", mel_scale="slaney")
+    freqs = np.linspace(0, cfg.sample_rate / 2, cfg.n_fft // 2 + 1)
+    w = m.numpy()  # [freq, mel]
+    return (w * freqs[:, None]).sum(0) / np.maximum(w.sum(0), 1e-12)
+
+
+def _crossing(env: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Fractional frame index where each row of `env[N, F]` first reaches `level[N, 1]`."""
+    k = np.argmax(env >= level, axis=1)
+    rows = np.arange(len(env))
+    prev = env[rows, np.maximum(k - 1, 0)]
+    cur = env[rows, k]
+    frac = np.where((k > 0) & (cur > prev), (level[:, 0] - prev) / np.maximum(cur - prev, 1e-20), 0.0)
+    return k - 1 + np.clip(frac, 0, 1) + (k == 0)
+
+
+_DEFAULT_MEL = MelConfig()
+
+
+def descriptors(audio: np.ndarray, cfg: MelConfig = _DEFAULT_MEL) -> np.ndarray:
+    """`audio[N, T]` -> `descriptors[N, len(TAG_PAIRS)]` (NaN for silent sounds)."""
+    audio = np.atleast_2d(np.asarray(audio, np.float32))
+    power = mel(audio, cfg).numpy().astype(np.float64)  # [N, M, F]
+    frame_e = power.sum(1)  # [N, F]
+    weights = frame_e / np.maximum(frame_e.sum(1, keepdims=True), 1e-20)
+    centres = _mel_centres(cfg)
+    cent = (power * centres[None, :, None]).sum(1) / np.maximum(frame_e, 1e-20)
+    centroid = (cent * weights).sum(1)
+
+    logm = np.log(power + LOG_EPS)
+    active = frame_e > frame_e.max(1, keepdims=True) * 1e-6  # within 60 dB of the loudest frame
+    step = np.abs(np.diff(logm, axis=2)).mean(1)  # [N, F-1]
+    both = active[:, 1:] & active[:, :-1]
+    flux = (step * both).sum(1) / np.maximum(both.sum(1), 1)
+
+    geo = np.exp(np.log(power + 1e-20).mean(1))
+    flat = geo / np.maximum(power.mean(1), 1e-20)
+    flatness = (flat * weights).sum(1)
+
+    hop = 32  # 1.45 ms RMS frames; threshold crossings interpolated between frames
+    n = audio.shape[1] // hop
+    env = np.sqrt((audio[:, : n * hop].reshape(len(audio), n, hop) ** 2).mean(2))  # [N, n]
+    peak = env.max(1, keepdims=True)
+    attack_s = (_crossing(env, peak * 0.9) - _crossing(env, peak * 0.1)) * hop / cfg.sample_rate
+    attack_s = np.maximum(attack_s, 1e-4)
+    attack = -np.log10(attack_s)
+
+    out = np.stack([centroid, flux, attack, flatness], axis=1).astype(np.float32)
+    silent = np.abs(audio).max(1) < SILENCE_PEAK
+    out[silent] = np.nan
+    return out
+
+
+def thresholds(desc: np.ndarray) -> np.ndarray:
+    """`[n_pairs, 2]` (low, high) percentiles of each descriptor over the given (training) sounds."""
+    return np.stack([np.nanpercentile(desc, [LOW_PCT, HIGH_PCT], axis=0)[:, k]
+                     for k in range(desc.shape[1])])
+
+
+def tags(desc: np.ndarray, thr: np.ndarray) -> np.ndarray:
+    """`desc[N, K]`, `thr[K, 2]` -> int8 `[N, K]`: -1 negative word, +1 positive word, 0 untagged."""
+    out = np.zeros(desc.shape, np.int8)
+    with np.errstate(invalid="ignore"):
+        out[desc < thr[:, 0]] = -1
+        out[desc > thr[:, 1]] = 1
+    return out

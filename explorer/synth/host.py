@@ -1,0 +1,254 @@
+"""Synth host: any VST2 plugin through DawDreamer, rendered deterministically in worker processes.
+
+The host reads the parameter spec from the plugin itself and assumes nothing about amsynth (whose preset
+format lives in `explorer.synth.presets`). Rendering happens in `explorer.synth.worker` processes: each loads the
+plugin once and forks a fresh child per sound, so identical parameters give bit-identical audio.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Self
+
+import numpy as np
+
+DEFAULT_PLUGIN = os.environ.get("EXPLORER_PLUGIN", "/usr/lib/vst/amsynth_vst.so")
+INSTALL_HINT = (
+    "Install amsynth (Debian/Ubuntu: `sudo apt-get install amsynth`, which provides "
+    "/usr/lib/vst/amsynth_vst.so) or pass the path of another VST2 plugin."
+)
+# A parameter whose text takes at most this many distinct values over a fine sweep is discrete.
+_DISCRETE_MAX_STEPS = 32
+_SWEEP = 129
+
+
+class SynthError(RuntimeError):
+    """The plugin is missing, cannot be loaded, or a render failed."""
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    sample_rate: int = 22050
+    note: int = 60
+    velocity: int = 100
+    hold: float = 3.0  # seconds the note is held
+    duration: float = 4.0  # seconds rendered
+    block_size: int = 512
+
+    @property
+    def n_samples(self) -> int:
+        return round(self.duration * self.sample_rate)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One plugin parameter. Models see values in [0, 1]; `steps` > 0 marks a discrete parameter."""
+
+    index: int
+    name: str
+    unit: str
+    steps: int = 0  # number of distinct values for discrete parameters, 0 if continuous
+
+    @property
+    def discrete(self) -> bool:
+        return self.steps > 0
+
+    def quantise(self, v: np.ndarray) -> np.ndarray:
+        """Snap normalised values to the parameter's steps (identity for continuous ones)."""
+        v = np.clip(v, 0.0, 1.0)
+        if not self.discrete:
+            return v
+        return np.round(v * (self.steps - 1)) / (self.steps - 1)
+
+
+class _Worker:
+    """One plugin-hosting process and its pipe."""
+
+    def __init__(self, plugin_path: str, settings: RenderSettings):
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "explorer.synth.worker", plugin_path,
+             str(settings.sample_rate), str(settings.block_size)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),  # the repo root
+        )
+        # drain stderr continuously (plugin chatter) so the worker never blocks on a full pipe
+        self.stderr_tail: list[str] = []
+        threading.Thread(target=self._drain, daemon=True).start()
+        self.n_params = self._read()
+
+    def _drain(self) -> None:
+        for line in self.proc.stderr:
+            self.stderr_tail = (self.stderr_tail + [line.decode(errors="replace").rstrip()])[-20:]
+
+    def _read(self):
+        try:
+            status, value = pickle.load(self.proc.stdout)
+        except EOFError:
+            self.proc.wait(timeout=5)
+            tail = "\n".join(self.stderr_tail[-5:])
+            raise SynthError(f"synth worker exited (code {self.proc.returncode}). {tail}") from None
+        if status != "ok":
+            tail = [ln for ln in self.stderr_tail[-4:] if "Error" in ln or "error" in ln]
+            raise SynthError(value + (f" ({tail[-1]})" if tail else ""))
+        return value
+
+    def call(self, cmd: str, payload=None):
+        with self.lock:
+            if self.proc.poll() is not None:
+                raise SynthError(f"synth worker is not running (exit code {self.proc.returncode})")
+            pickle.dump((cmd, payload), self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self.proc.stdin.flush()
+            return self._read()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class Synth:
+    """A plugin host: `render(params[N, P] in [0, 1]) -> audio[N, T]` (mono, float32).
+
+    `workers` processes render in parallel (default: every core). Use as a context manager or call
+    `close()`; workers also end with the Python process.
+    """
+
+    def __init__(self, plugin_path: str = DEFAULT_PLUGIN, settings: RenderSettings | None = None,
+                 workers: int | None = None):
+        self.plugin_path = os.path.abspath(plugin_path)
+        self.settings = settings or RenderSettings()
+        if not os.path.isfile(self.plugin_path):
+            raise SynthError(f"Synth plugin not found: {self.plugin_path}. {INSTALL_HINT}")
+        n = workers or os.cpu_count() or 1
+        first = self._start(self.plugin_path)
+        self._workers = [first]
+        with ThreadPoolExecutor(max(1, n - 1)) as ex:  # start the others in parallel
+            self._workers += list(ex.map(lambda _: self._start(self.plugin_path), range(n - 1)))
+        self.n_params: int = first.n_params
+        self._params: list[Param] | None = None
+
+    def _start(self, path: str) -> _Worker:
+        try:
+            return _Worker(path, self.settings)
+        except SynthError as exc:
+            raise SynthError(f"Could not load synth plugin {path}: {exc}. {INSTALL_HINT}") from None
+
+    # -- context management ------------------------------------------------------------------
+    def close(self) -> None:
+        for w in self._workers:
+            w.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def workers(self) -> int:
+        return len(self._workers)
+
+    # -- parameter spec ----------------------------------------------------------------------
+    @property
+    def params(self) -> list[Param]:
+        """The parameter spec, read from the plugin (names, units, discrete steps from a text sweep)."""
+        if self._params is None:
+            desc = self._workers[0].call("describe")
+            grid = np.linspace(0.0, 1.0, _SWEEP)
+            queries = [(d["index"], float(v)) for d in desc for v in grid]
+            texts = self._workers[0].call("text", queries)
+            params = []
+            for k, d in enumerate(desc):
+                distinct = len(set(texts[k * _SWEEP : (k + 1) * _SWEEP]))
+                steps = distinct if distinct <= _DISCRETE_MAX_STEPS else 0
+                params.append(Param(d["index"], d["name"], d.get("label", ""), steps))
+            self._params = params
+        return self._params
+
+    def param_index(self, name: str) -> int:
+        for p in self.params:
+            if p.name == name:
+                return p.index
+        raise KeyError(f"plugin has no parameter named {name!r}")
+
+    def texts(self, values: np.ndarray) -> list[str]:
+        """Real-unit display text of each parameter for one full normalised vector `values[P]`."""
+        values = self._check(values[None])[0]
+        return self._workers[0].call("text", [(i, float(v)) for i, v in enumerate(values)])
+
+    def state(self, values: np.ndarray | None = None) -> bytes:
+        """The plugin's saved state for one full normalised vector (None: its pristine defaults)."""
+        payload = None if values is None else self._check(np.asarray(values)[None])[0]
+        return self._workers[0].call("state", payload)
+
+    # -- rendering ---------------------------------------------------------------------------
+    def _check(self, params: np.ndarray) -> np.ndarray:
+        params = np.asarray(params, dtype=np.float64)
+        if params.ndim != 2 or params.shape[1] != self.n_params:
+            raise SynthError(
+                f"expected parameters of shape [N, {self.n_params}], got {list(params.shape)}")
+        if not np.all(np.isfinite(params)):
+            raise SynthError("parameters contain NaN or infinite values")
+        return np.clip(params, 0.0, 1.0)
+
+    def _payload(self, rows: np.ndarray):
+        s = self.settings
+        return (rows, s.note, s.velocity, s.hold, s.duration)
+
+    def render(self, params: np.ndarray, progress: bool = False, chunk: int = 16) -> np.ndarray:
+        """Render `params[N, P]` (normalised, full plugin vectors) -> `audio[N, T]` float32."""
+        params = self._check(params)
+        n = len(params)
+        out = np.empty((n, self.settings.n_samples), np.float32)
+        if n == 0:
+            return out
+        chunks = [(i, min(n, i + chunk)) for i in range(0, n, chunk)]
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=n, desc="render", unit="sound")
+        free = list(self._workers)
+        free_lock = threading.Lock()
+
+        def run(span):
+            a, b = span
+            with free_lock:
+                w = free.pop()
+            try:
+                out[a:b] = w.call("render", self._payload(params[a:b]))
+            finally:
+                with free_lock:
+                    free.append(w)
+            if bar is not None:
+                bar.update(b - a)
+
+        try:
+            with ThreadPoolExecutor(len(self._workers)) as ex:
+                list(ex.map(run, chunks))
+        finally:
+            if bar is not None:
+                bar.close()
+        return out
+
+    def render_one(self, values: np.ndarray) -> np.ndarray:
+        """Render one full normalised vector `values[P]` -> `audio[T]`."""
+        return self.render(np.asarray(values)[None])[0]
+
+    def plugin_render_time(self, values: np.ndarray) -> float:
+        """Seconds the plugin itself takes for one render (no process overhead): the floor."""
+        row = self._check(np.asarray(values)[None])[0]
+        return float(self._workers[0].call("timing", self._payload(row)))
+
+    def describe(self) -> dict:
+        return {"plugin": self.plugin_path, "settings": asdict(self.settings), "n_params": self.n_params}
