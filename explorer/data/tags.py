@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from scipy.special import ndtri
 
 from explorer.data.features import LOG_EPS, MelConfig, mel
 
@@ -132,4 +133,16 @@ def tags(desc: np.ndarray, thr: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         out[desc < thr[:, 0]] = -1
         out[desc > thr[:, 1]] = 1
+    return out
+
+
+def descriptor_targets(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Map each column of `values [N, K]` through the empirical CDF of `reference [M, K]` (the train split)
+    onto N(0, 1): a rank transform, so skewed descriptors (attack times, flux) become unit-normal targets."""
+    out = np.empty(values.shape, np.float32)
+    for k in range(values.shape[1]):
+        ref = np.sort(reference[:, k])
+        q = (np.searchsorted(ref, values[:, k], side="left") + np.searchsorted(ref, values[:, k], side="right"))
+        q = np.clip(q / (2.0 * len(ref)), 0.5 / len(ref), 1 - 0.5 / len(ref))
+        out[:, k] = ndtri(q)
     return out

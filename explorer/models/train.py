@@ -8,20 +8,15 @@ Adam, validation every epoch (parameter MSE of the deterministic `infer`), learn
 validation stalls (ReduceLROnPlateau), early stopping, the paper's warm-ups: the KL / MMD weight rises
 linearly 0 -> 1 over `beta_warmup` epochs and the regression loss is switched on at epoch `reg_start`
 (best-model selection, plateau and early stopping only count from then). Writes OUT/train.log,
-OUT/last.pt (resume state, every epoch) and OUT/model.pt (best by validation, checkpoint format).
+OUT/last.pt (resume state, every epoch), OUT/history.json (loss curves) and OUT/model.pt (best by validation, checkpoint format).
 Only rank 0 writes. Normalisation stats come from the dataset's meta.json (train split only).
 
 Threads: torch uses every core by default. On a machine shared with other jobs, pass `--threads 1`:
 with 2 threads on 2 busy cores OpenMP spin-waits made steps 3-5x slower than with one thread.
 
-Measured cost (2-core development CPU, batch 64, 16 params, one thread, CPU time per train step x 125
-steps = one epoch over 8,000 sounds; an estimate of wall time on an otherwise idle core):
-    mlp 8-9 s, cnn 19-20 s, resnet 24-38 s, ae 19-20 s, vae 19-20 s, wae 20 s, vae_flow 22 s,
-    flow_reg 29-30 s, flow_dis 32-34 s; with 30 params flow_reg 39 s, flow_dis 40 s (the sequential
-    inverse of the regression flow, needed for the decoded-parameter MSE, grows with P).
-Wall time seen on the shared machine (load average 5-6, `--threads 1`): flow_dis 65-72 s per epoch of
-ds16 (8,730 train sounds, 136 steps) plus ~3 s validation. Default schedules (60 epochs, early stopping
-after 10 stalled epochs) thus stay under ~40 CPU-minutes per model.
+Measured (ds16, 136 steps per epoch): flow_dis about 70 s per epoch on one busy CPU core, 17-23 s on
+an H100 shared by 3-11 runs (`scripts/gpu_zoo.sh`); every family's validation optimum came within 6-29
+epochs there, so the default 60 epochs with early stopping after 10 stalled ones reach it.
 """
 
 from __future__ import annotations
@@ -44,6 +39,7 @@ from tqdm import tqdm
 
 from explorer import cli
 from explorer.data.dataset import load_dataset
+from explorer.data.tags import descriptor_targets
 from explorer.models import REGISTRY, ModelConfig, SynthModel, build_model, make_config
 from explorer.models.checkpoint import checkpoint_dict, save_checkpoint
 from explorer.models.distributed import Dist
@@ -87,29 +83,17 @@ def overrides(args: argparse.Namespace, name: str) -> dict[str, Any]:
     return out
 
 
-def gaussianised(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Map each column of `values [N, K]` through the empirical CDF of `reference [M, K]` (the train split)
-    onto N(0, 1): a rank transform, so skewed descriptors (attack times, flux) become unit-normal targets."""
-    out = np.empty(values.shape, np.float32)
-    for k in range(values.shape[1]):
-        ref = np.sort(reference[:, k])
-        q = (np.searchsorted(ref, values[:, k], side="left") + np.searchsorted(ref, values[:, k], side="right"))
-        q = np.clip(q / (2.0 * len(ref)), 0.5 / len(ref), 1 - 0.5 / len(ref))
-        out[:, k] = torch.special.ndtri(torch.from_numpy(q)).numpy()
-    return out
-
-
-def load_split(data: Any, split: str, device: torch.device, descriptor_targets: bool = False
+def load_split(data: Any, split: str, device: torch.device, continuous: bool = False
                ) -> tuple[Tensor, Tensor, Tensor]:
     """-> normalised mels `Tensor[N, 1, 64, 80]`, params `Tensor[N, P]`, tags `Tensor[N, n_pairs]` (or,
-    with `descriptor_targets`, the gaussianised descriptors `float [N, n_pairs]`)."""
+    with `continuous`, the gaussianised descriptors `float [N, n_pairs]`)."""
     idx = data.indices(split)
     s = data.meta["stats"]
     x = torch.from_numpy((np.asarray(data.mels[idx], np.float32) - s["mean"]) / s["std"])[:, None]
     v = torch.from_numpy(np.asarray(data.params[idx], np.float32))
-    if descriptor_targets:
+    if continuous:
         ref = np.asarray(data.descriptors[data.indices("train")], np.float64)
-        t = torch.from_numpy(gaussianised(np.asarray(data.descriptors[idx], np.float64), ref))
+        t = torch.from_numpy(descriptor_targets(np.asarray(data.descriptors[idx], np.float64), ref))
     else:
         t = torch.from_numpy(np.asarray(data.tags[idx], np.int8))
     # whole splits fit in memory (10k sounds: 200 MB); on a GPU this avoids a host copy per batch
