@@ -16,6 +16,7 @@ import torch
 
 from explorer.app import plots
 from explorer.app.engine import MAX_SEMANTIC, SLIDER_DECIMALS, Engine, UserError
+from explorer.data import tags as tagging
 from explorer.data.features import log_mel
 
 
@@ -85,8 +86,25 @@ def overlay(engine: Engine, st: dict) -> dict:
 
 
 def semantic_values(engine: Engine, st: dict) -> list[float]:
+    """The semantic sliders: levels of the steering macros for the current parameters (a model with a
+    steer.pt), else the values of the Flow_dis semantic latent dims."""
     m = current_model(engine, st)
+    if m.steer is not None:
+        lv = m.steer.levels(st["v"])
+        return [round(float(lv[k]), SLIDER_DECIMALS) for k in m.steer.shown][:MAX_SEMANTIC]
     return [round(float(st["z"][d]), SLIDER_DECIMALS) for d, _, _ in m.semantic][:MAX_SEMANTIC]
+
+
+def measured_descriptors(m, audio: np.ndarray) -> list[str]:
+    """What each shown steering pair's descriptor measures on the rendered sound, with its unit."""
+    if m.steer is None:
+        return []
+    d = tagging.steer_descriptors(audio[None])[0]
+    out = []
+    for k in m.steer.shown[:MAX_SEMANTIC]:
+        name = m.steer.pairs[k][2]
+        out.append(f"{name} {d[k]:.3g} {tagging.UNITS.get(name, '')}".rstrip() if np.isfinite(d[k]) else f"{name}: silent")
+    return out
 
 
 def to_int16(audio: np.ndarray) -> np.ndarray:
@@ -117,6 +135,7 @@ def render_view(engine: Engine, st: dict, title: str | None = None) -> dict:
         "info": info_text(engine, st, ov),
         "latent": [round(float(x), SLIDER_DECIMALS) for x in st["z"]],
         "semantic": semantic_values(engine, st),
+        "semantic_info": measured_descriptors(m, audio),
         "audio_raw": audio,
         "logmel": lm,
         "texts": texts,

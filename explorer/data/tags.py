@@ -9,6 +9,12 @@ Descriptors (one number per sound, computed on the rendered audio):
   peak of a 1.45 ms RMS envelope, crossings interpolated between frames); a fast attack is aggressive.
 - `flatness` (Clean <-> Dirty): energy-weighted mean spectral flatness (geometric / arithmetic mean of the
   mel power per frame): noise, distortion and dense spectra are dirty.
+Two more, for the steering macros only (`STEER_PAIRS`; datasets keep the four tag pairs):
+- `duration` (Short <-> Long): seconds during which the frame energy stays within 30 dB of the loudest
+  frame (the 3 s held note plus its release): how long the sound is heard.
+- `spread` (Thin <-> Thick): energy-weighted spread, in octaves, of the mel spectrum around its centroid
+  (standard deviation of log2 frequency per frame): a thin sound sits in a narrow band, a thick one
+  (detuned oscillators, many partials, noise) covers several octaves.
 
 Rule: a sound gets the positive word when its descriptor is above the 70th percentile of the training
 split, the negative word below the 30th, no tag in between (about 30 % tagged on either side). Silent
@@ -33,6 +39,9 @@ TAG_PAIRS: list[tuple[str, str, str]] = [
     ("Soft", "Aggressive", "attack"),
     ("Clean", "Dirty", "flatness"),
 ]
+STEER_PAIRS: list[tuple[str, str, str]] = [*TAG_PAIRS, ("Short", "Long", "duration"), ("Thin", "Thick", "spread")]
+UNITS = {"centroid": "Hz", "flux": "log-mel/frame", "attack": "-log10 s", "flatness": "", "duration": "s",
+         "spread": "oct"}
 LOW_PCT, HIGH_PCT = 30.0, 70.0
 SILENCE_PEAK = 1e-4
 
@@ -119,6 +128,27 @@ def descriptors(audio: np.ndarray, cfg: MelConfig = _DEFAULT_MEL) -> np.ndarray:
     silent = np.abs(audio).max(1) < SILENCE_PEAK
     out[silent] = np.nan
     return out
+
+
+def envelope_descriptors(power: np.ndarray, cfg: MelConfig = _DEFAULT_MEL) -> np.ndarray:
+    """Linear mel power `[N, M, F]` -> `[N, 2]`: `duration` (s) and `spread` (octaves), see the docstring."""
+    power = np.asarray(power, np.float64)
+    frame_e = power.sum(1)
+    duration = (frame_e > frame_e.max(1, keepdims=True) * 1e-3).sum(1) * cfg.hop / cfg.sample_rate
+    weights = frame_e / np.maximum(frame_e.sum(1, keepdims=True), 1e-20)
+    octave = np.log2(np.maximum(_mel_centres(cfg), 20.0))[None, :, None]
+    share = power / np.maximum(frame_e[:, None, :], 1e-20)
+    mean = (share * octave).sum(1, keepdims=True)
+    sd = np.sqrt(np.maximum((share * (octave - mean) ** 2).sum(1), 0.0))
+    return np.stack([duration, (sd * weights).sum(1)], axis=1)
+
+
+def steer_descriptors(audio: np.ndarray, cfg: MelConfig = _DEFAULT_MEL) -> np.ndarray:
+    """`audio[N, T]` -> `[N, len(STEER_PAIRS)]`: the four tag descriptors, then duration and spread."""
+    audio = np.atleast_2d(np.asarray(audio, np.float32))
+    out = np.concatenate([descriptors(audio, cfg), envelope_descriptors(mel(audio, cfg).numpy(), cfg)], axis=1)
+    out[np.abs(audio).max(1) < SILENCE_PEAK] = np.nan
+    return out.astype(np.float32)
 
 
 def thresholds(desc: np.ndarray) -> np.ndarray:

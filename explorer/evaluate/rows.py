@@ -123,7 +123,7 @@ def evaluate(args: argparse.Namespace) -> dict:
             v = infer_params(model, targets.logmel)
             full = model.full_params(v)
             audio = synth.render(full, progress=not args.quiet)
-            rows.append(_row(model.name, "model", score(targets, audio, v, cfg), time.time() - t0,
+            rows.append(_row(args.name or model.name, "model", score(targets, audio, v, cfg), time.time() - t0,
                              model=model.name, checkpoint=args.checkpoint, train=train_info(model)))
             if args.refine:
                 from explorer.evaluate.refine import refine
@@ -202,6 +202,7 @@ def parser() -> argparse.ArgumentParser:
     add_refine_arguments(ap, "add a row refined by CMA-ES with N renders per sound")
     cli.add_workers(ap)
     cli.add_device(ap)
+    ap.add_argument("--name", help="name of the model row (default: the model family), e.g. a variant")
     ap.add_argument("--out", help="results JSON (default results/<rows>_<params>_<split>.json)")
     ap.add_argument("--quiet", action="store_true", help="no progress output")
     return ap

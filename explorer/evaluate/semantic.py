@@ -9,6 +9,7 @@
    `--steps` values from -3 to +3, decode, render, compute the pair's descriptor with
    `explorer.data.tags.descriptors`, and take the Spearman correlation between the dim's value and the
    descriptor. A dim that works correlates positively (the positive word is the high descriptor value).
+   With a `steer.pt` beside the checkpoint, first the steering macros: `explorer.evaluate.semantic_steer`.
 2. Smoothness: for `--pairs` random pairs of starting points, walk from one to the other in `--steps`
    steps (a) linearly in the latent space (decoded) and (b) linearly in parameter space between the same
    two decoded end points; for each rendered path of log-mels L[k]: mean_k ||L[k+1] - 2 L[k] + L[k-1]||^2
@@ -68,20 +69,41 @@ def starting_points(model, n: int, seed: int, data: str | None) -> torch.Tensor:
     return torch.from_numpy(rng.standard_normal((n, model.latent_dim)).astype(np.float32))
 
 
+def record_shown(checkpoint: str, shown: list[int]) -> None:
+    from explorer.models.steer import FILE_NAME
+
+    path = os.path.join(os.path.dirname(checkpoint), FILE_NAME)
+    d = torch.load(path, map_location="cpu", weights_only=True)
+    d["shown"] = shown
+    torch.save(d, path)
+    print(f"{path}: the app shows pairs {shown}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> dict:
     from explorer.models.checkpoint import load_model
     from explorer.synth.host import Synth
 
     t_start = time.time()
     model = load_model(args.checkpoint, device=args.device)
-    if not model.semantic:
-        raise ValueError(f"{args.checkpoint}: model {model.name!r} has no semantic dims (train flow_dis)")
+    if not model.semantic and model.steer is None:
+        raise ValueError(f"{args.checkpoint}: model {model.name!r} has neither semantic dims (flow_dis) nor a "
+                         "steer.pt beside it (python -m explorer.models.steer fit)")
     pairs = model.meta.get("tag_pairs", [])
     cfg = MelConfig()
     starts = starting_points(model, args.starts, args.seed, args.data)
     values = np.linspace(-3.0, 3.0, args.steps)
     dims = []
+    steering = None
     with Synth(workers=args.workers) as synth:
+        if model.steer is not None:
+            if not args.data:
+                raise ValueError("steering evaluation needs --data (its starts include test-split sounds)")
+            from explorer.evaluate.semantic_steer import evaluate_steering
+
+            test_z = starting_points(model, 10**9, args.seed, args.data)  # every test sound's code
+            steering = evaluate_steering(model, test_z, synth, args.starts, args.steps, args.seed)
+            if args.update_steer:
+                record_shown(args.checkpoint, [p["pair"] for p in steering if p["shown"]])
         for k, (dim, neg, pos) in enumerate(model.semantic):
             descriptor = pairs[k][2] if k < len(pairs) and len(pairs[k]) > 2 else "centroid"
             col = descriptor_index(descriptor)
@@ -135,7 +157,7 @@ def run(args: argparse.Namespace) -> dict:
             "created": datetime.datetime.now().isoformat(timespec="seconds"),
             "elapsed": round(time.time() - t_start, 1), "checkpoint": args.checkpoint, "model": model.name,
             "n_params": len(model.param_names), "data": args.data, "n_starts": len(starts), "n_steps": args.steps,
-            "values": values.tolist(), "dims": dims, "smoothness": smooth}
+            "values": values.tolist(), "dims": dims, "smoothness": smooth, "steering": steering}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_workers(ap)
     cli.add_device(ap)
     ap.add_argument("--out", help="default results/semantic_<model>_<params>.json")
+    ap.add_argument("--update-steer", action="store_true",
+                    help="record in the checkpoint's steer.pt which pairs reached the bar (the app shows those)")
     args = ap.parse_args(argv)
     args.argv = argv
     return cli.run_and_write(run, args, lambda res: os.path.join("results", f"semantic_{res['model']}_"

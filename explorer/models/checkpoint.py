@@ -111,6 +111,7 @@ class LoadedModel:
         self.semantic: list[tuple[int, str, str]] = [
             (int(d), str(pairs[k][0]), str(pairs[k][1])) for k, d in enumerate(ckpt.get("semantic_dims", []))
         ]
+        self.steer = None  # a `explorer.models.steer.Steerer`, set by `load_model` when there is one
 
     def _t(self, x: Tensor | np.ndarray) -> Tensor:
         return torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).to(self.device, torch.float32)
@@ -166,8 +167,19 @@ class LoadedModel:
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device | None = None) -> LoadedModel:
-    """Load a checkpoint written by `explorer.models.train` (or `make_debug_checkpoint`). CUDA if available."""
-    return LoadedModel(read_checkpoint(path), device)
+    """Load a checkpoint written by `explorer.models.train` (or `make_debug_checkpoint`). CUDA if available.
+    A `steer.pt` beside it (`explorer.models.steer`) for the same parameters becomes `.steer`."""
+    from explorer.models.steer import FILE_NAME, Steerer
+
+    model = LoadedModel(read_checkpoint(path), device)
+    steer_path = Path(path).with_name(FILE_NAME)
+    if steer_path.is_file():
+        steer = Steerer.load(steer_path)
+        if steer.param_names != model.param_names:
+            raise CheckpointError(f"{steer_path} steers {len(steer.param_names)} other parameters than "
+                                  f"{path} ({len(model.param_names)}); refit it for this model's set")
+        model.steer = steer
+    return model
 
 
 def make_debug_checkpoint(path: str | os.PathLike, n_params: int = 16, n_plugin: int = 41,

@@ -11,7 +11,12 @@ from explorer.app.engine import (
     Engine,
     UserError,
 )
-from explorer.app.state import current_model, set_current_z
+from explorer.app.state import (
+    current_model,
+    semantic_values,
+    set_current_params,
+    set_current_z,
+)
 
 
 def set_latent(engine: Engine, st: dict, values: list[float]) -> dict:
@@ -32,7 +37,19 @@ def set_dim(engine: Engine, st: dict, dim: int, value: float) -> dict:
 
 
 def set_semantic(engine: Engine, st: dict, values: list[float]) -> dict:
+    """Semantic sliders. With steering macros (a steer.pt): each moved slider steers the parameters to its
+    level, the other pairs held (`explorer.models.steer`); else the Flow_dis semantic dims are set."""
     m = current_model(engine, st)
+    if m.steer is not None:
+        shown = m.steer.shown[:MAX_SEMANTIC]
+        if len(values) < len(shown):
+            raise UserError(f"need {len(shown)} semantic values, got {len(values)}")
+        now = semantic_values(engine, st)
+        v = np.asarray(st["v"], np.float32)
+        for i, k in enumerate(shown):
+            if abs(float(values[i]) - now[i]) > 0.5 * 10.0**-SLIDER_DECIMALS:
+                v = m.steer.steer(v, k, float(values[i]))
+        return set_current_params(engine, st, v, _moved_label(st))
     dims = [d for d, _, _ in m.semantic][: len(values)]
     new = np.asarray(st["z"], np.float64).copy()
     new[dims] = np.asarray(values[: len(dims)], np.float64)
@@ -58,5 +75,9 @@ def slider_labels(engine: Engine, name: str) -> tuple[list[str], list[str]]:
     m = engine.entry(name).model
     sem = {d: f"{neg} <-> {pos}" for d, neg, pos in m.semantic}
     latent = [f"z{i}" + (f" ({sem[i]})" if i in sem else "") for i in range(m.latent_dim)]
-    semantic = [f"{neg.capitalize()} <-> {pos.capitalize()} (z{d})" for d, neg, pos in m.semantic]
+    if m.steer is not None:
+        semantic = [f"{m.steer.pairs[k][0].capitalize()} <-> {m.steer.pairs[k][1].capitalize()}"
+                    for k in m.steer.shown]
+    else:
+        semantic = [f"{neg.capitalize()} <-> {pos.capitalize()} (z{d})" for d, neg, pos in m.semantic]
     return latent[:MAX_DIMS], semantic[:MAX_SEMANTIC]

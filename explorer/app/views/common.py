@@ -45,6 +45,10 @@ class Ctx:
     def pack(self, st: dict, view: dict, msg: str | None = None) -> list:
         lat_vals = view["latent"] + [0.0] * (A.MAX_DIMS - len(view["latent"]))
         sem_vals = view["semantic"] + [0.0] * (A.MAX_SEMANTIC - len(view["semantic"]))
+        # beside each steering slider: its descriptor measured on the sound just rendered
+        notes = view.get("semantic_info") or []
+        sem_vals = [gr.update(value=x, info=f"this sound: {notes[i]}") if i < len(notes) else x
+                    for i, x in enumerate(sem_vals)]
         return [st, view["audio"], plots.to_plot(view["mel"]), plots.to_plot(view["params"]),
                 view["overlay"], view["info"], msg if msg is not None else f"{st['label']}",
                 *lat_vals, *sem_vals]

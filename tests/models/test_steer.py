@@ -1,0 +1,98 @@
+"""Steering macros: fit on a dataset whose descriptors are known functions of the parameters, steer one
+pair while the others hold, real units, loading beside a checkpoint, and the app's semantic sliders."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.data.dataset import save_dataset
+from explorer.data.tags import STEER_PAIRS
+from explorer.models.checkpoint import CheckpointError, load_model, make_debug_checkpoint
+from explorer.models.steer import FILE_NAME, Steerer, fit
+
+P = 16
+NAMES = [f"param_{i:02d}" for i in range(P)]  # the debug checkpoint's parameter names
+
+
+def make_dataset(root: Path, n: int = 600, seed: int = 0) -> Path:
+    """Descriptors 0-3 are smooth functions of parameters 0-3; the mels (hence duration and spread) depend
+    on parameters 4-5."""
+    rng = np.random.default_rng(seed)
+    v = rng.random((n, P)).astype(np.float32)
+    desc = np.stack([200 + 3000 * v[:, 0] ** 2, v[:, 1] + 0.3 * v[:, 2], v[:, 2] - 0.5 * v[:, 1] ** 2,
+                     0.01 + 0.2 * v[:, 3]], 1).astype(np.float32)
+    frames = np.arange(80)[None, :]
+    env = np.where(frames < (10 + 60 * v[:, 4:5]), 0.0, -30.0)  # log power: loud, then 30 log units down
+    bands = -((np.arange(64)[None, :] - 32) ** 2) / (4 + 300 * v[:, 5:6])  # narrow or wide band
+    mels = (env[:, None, :] + bands[:, :, None]).astype(np.float32)
+    split = np.zeros(n, np.uint8)
+    split[-n // 5:] = 2
+    meta = {"version": 1, "param_names": NAMES, "param_indices": list(range(P)), "param_steps": [0] * P,
+            "default_values": [0.5] * 41, "stats": {"mean": -10.0, "std": 10.0},
+            "tag_pairs": [list(p) for p in STEER_PAIRS[:4]], "categories": ["other"], "n": n}
+    save_dataset(str(root), meta, [{"name": str(i), "bank": "", "source": i, "augmented": False} for i in range(n)],
+                 mels=mels, params=v, full_params=np.full((n, 41), 0.5, np.float32), split=split,
+                 tags=np.zeros((n, 4), np.int8), descriptors=desc, category=np.zeros(n, np.int16))
+    return root
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = make_dataset(tmp_path_factory.mktemp("steer") / "ds")
+    return fit(str(root), epochs=60, hidden=64)
+
+
+def test_fit_predicts_held_out_descriptors(fitted):
+    assert fitted["pairs"] == [list(p) for p in STEER_PAIRS] and fitted["param_names"] == NAMES
+    r2 = fitted["r2_test"]
+    assert len(r2) == len(STEER_PAIRS) and min(r2[:4]) > 0.8, r2
+    assert r2[4] > 0.8 and r2[5] > 0.8, r2  # duration and spread, from the mels
+
+
+def test_steer_moves_one_pair_and_holds_the_others(fitted):
+    st = Steerer(fitted)
+    v0 = np.full(P, 0.5, np.float32)
+    before = st.levels(v0)
+    for k, target in ((0, 1.5), (0, -1.5), (3, 1.0)):
+        v = st.steer(v0, k, target)
+        after = st.levels(v)
+        assert after[k] == pytest.approx(target, abs=0.1)
+        others = [j for j in range(4) if j != k]
+        assert np.abs(after[others] - before[others]).max() < 0.25
+        assert v.min() >= 0.0 and v.max() <= 1.0
+    # real units grow with the level: the quantiles of the training sounds
+    units = [st.to_units(0, x) for x in (-2, -1, 0, 1, 2)]
+    assert units == sorted(units) and 200 <= units[0] < units[-1] <= 3200
+
+
+def test_loaded_beside_a_checkpoint_or_refused(fitted, tmp_path):
+    ck = make_debug_checkpoint(tmp_path / "a" / "model.pt", n_params=P)
+    assert load_model(ck).steer is None
+    torch.save(fitted, ck.with_name(FILE_NAME))
+    m = load_model(ck)
+    assert m.steer is not None and m.steer.shown == list(range(len(STEER_PAIRS)))
+    other = make_debug_checkpoint(tmp_path / "b" / "model.pt", n_params=P + 2)
+    torch.save(fitted, other.with_name(FILE_NAME))
+    with pytest.raises(CheckpointError, match="refit"):
+        load_model(other)
+
+
+def test_app_semantic_sliders_steer(fitted, tmp_path, synth):
+    from explorer.app import actions as A
+
+    ck = make_debug_checkpoint(tmp_path / "dbg" / "model.pt", n_params=P)
+    torch.save(dict(fitted, shown=[0, 3]), ck.with_name(FILE_NAME))
+    engine = A.Engine({"dbg": str(ck)}, "dbg", synth=synth)
+    st = A.new_state(engine)
+    assert A.slider_labels(engine, "dbg")[1] == ["Dark <-> Bright", "Clean <-> Dirty"]
+    levels = A.semantic_values(engine, st)
+    assert len(levels) == 2
+    st2 = A.set_semantic(engine, st, [levels[0] + 1.0, levels[1]])
+    after = A.semantic_values(engine, st2)
+    assert after[0] == pytest.approx(levels[0] + 1.0, abs=0.1) and after[1] == pytest.approx(levels[1], abs=0.25)
+    view = A.render_view(engine, st2)
+    assert view["semantic"] == after and view["semantic_info"][0].startswith("centroid ")
+    assert view["semantic_info"][0].endswith(" Hz")
