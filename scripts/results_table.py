@@ -137,9 +137,12 @@ def budget_note(n_params: int, split: str, entries: list[tuple[dict, dict]]) -> 
     note = [f"**Budget.** Scored on the {where}: {', '.join(map(str, sounds))} sounds per row."]
     if parts:
         note.append("Data: " + "; ".join(parts) + ".")
-    note.append("Training budget per model in the *trained* column (epochs, minutes, device): the zoo "
-                "rows all had the same budget, 6 epochs (`scripts/train_zoo.sh`); the longer rows are the "
-                "shipped checkpoints (`checkpoints/*/MODEL_CARD.md`), trained up to 35 minutes.")
+    note.append("Training budget per model in the *trained* column (epochs, minutes, device): the 6-epoch "
+                "CPU zoo rows all had the same budget (`scripts/train_zoo.sh`); the *cuda* rows are the GPU zoo "
+                "(`scripts/gpu_zoo.sh`: every family at once on one H100, each capped at 6.5 minutes and stopped "
+                "early on validation parameter MSE; flow_dis, flow_dis_desc and flow_reg were then resumed for "
+                "up to 4.6 more minutes and early-stopped, their minutes show that second session only); the "
+                "22-27-epoch CPU rows are the shipped checkpoints (`checkpoints/*/MODEL_CARD.md`).")
     if refines:
         note.append(f"Refine rows: the model's prediction refined by CMA-ES with {', '.join(refines)} "
                     "renders per sound.")
@@ -182,7 +185,7 @@ def table(n_params: int, split: str, rows: dict[tuple[str, int, int | None], tup
 def semantic_section(sems: list[dict]) -> list[str]:
     if not sems:
         return []
-    out = ["## Semantic dimensions (Flow_dis)", "",
+    out = ["## Semantic controls", "",
            ("Each semantic latent dim swept -3..+3 from random starting points, rendered; Spearman correlation "
            "between the dim's value and its descriptor (`explorer.data.tags`), mean ± std over starts. Smoothness: "
            "mean squared second difference of the log-mel along a path, normalised by the squared distance of "
@@ -191,6 +194,21 @@ def semantic_section(sems: list[dict]) -> list[str]:
         out.append(f"`{s.get('command', '?')}` ({s.get('checkpoint')}, {s.get('n_starts')} starts, "
                    f"{s.get('n_steps')} steps)")
         out.append("")
+        if s.get("steering"):
+            out += [("Steering macros (`explorer.models.steer`, the app's semantic sliders): steered to 9 levels "
+                     "-2..+2 from test-split sounds (the model's reconstruction), prior samples and mixes of three "
+                     "test codes; Spearman of level vs descriptor on the rendered audio, mean (min) over starts; "
+                     "shown in the app when the mean reaches 0.9 from test and prior starts."), "",
+                    "| pair | descriptor | predictor R² (test) | test starts | prior starts | mixed starts | shown |",
+                    "|---|---|---|---|---|---|---|"]
+            for d in s["steering"]:
+                cells = [f"{_fmt(d[k]['spearman_mean'], 3)} ({_fmt(d[k]['spearman_min'], 2)})" if k in d else "–"
+                         for k in ("test", "prior", "mix")]
+                unit = f" ({d['unit']})" if d.get("unit") else ""
+                out.append(f"| {d['negative']} ↔ {d['positive']} | {d['descriptor']}{unit} | "
+                           f"{_fmt(d.get('r2_test'), 2)} | " + " | ".join(cells) +
+                           f" | {'yes' if d['shown'] else 'no'} |")
+            out += ["", "Flow_dis semantic latent dims (swept -3..+3), for comparison:", ""]
         out.append("| pair | dim | descriptor | Spearman mean | std | fraction > 0 |")
         out.append("|---|---|---|---|---|---|")
         for d in s.get("dims", []):

@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> dict:
             from explorer.evaluate.semantic_steer import evaluate_steering
 
             test_z = starting_points(model, 10**9, args.seed, args.data)  # every test sound's code
-            steering = evaluate_steering(model, test_z, synth, args.starts, args.steps, args.seed)
+            steering = evaluate_steering(model, test_z, synth, args.starts, args.steps, args.seed, args.feedback)
             if args.update_steer:
                 record_shown(args.checkpoint, [p["pair"] for p in steering if p["shown"]])
         for k, (dim, neg, pos) in enumerate(model.semantic):
@@ -157,7 +157,8 @@ def run(args: argparse.Namespace) -> dict:
             "created": datetime.datetime.now().isoformat(timespec="seconds"),
             "elapsed": round(time.time() - t_start, 1), "checkpoint": args.checkpoint, "model": model.name,
             "n_params": len(model.param_names), "data": args.data, "n_starts": len(starts), "n_steps": args.steps,
-            "values": values.tolist(), "dims": dims, "smoothness": smooth, "steering": steering}
+            "values": values.tolist(), "dims": dims, "smoothness": smooth, "steering": steering,
+            "feedback": args.feedback if steering else None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_workers(ap)
     cli.add_device(ap)
     ap.add_argument("--out", help="default results/semantic_<model>_<params>.json")
+    ap.add_argument("--feedback", type=int, default=1, help="steering: correction rounds against the synth")
     ap.add_argument("--update-steer", action="store_true",
                     help="record in the checkpoint's steer.pt which pairs reached the bar (the app shows those)")
     args = ap.parse_args(argv)

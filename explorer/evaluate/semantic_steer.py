@@ -3,7 +3,8 @@
 For each pair of `Steerer.pairs`, from three kinds of starting points -- `test` (the model's
 reconstruction of test-split sounds, what a click on a dataset dot plays), `prior` (decoded z ~ N(0, I))
 and `mix` (decoded random convex mixes of three test sounds' latent codes: points between the dots, as a
-click on empty map space gives) -- steer to `steps` levels from -2 to +2, render with the real synth,
+click on empty map space gives) -- steer to `steps` levels from -2 to +2 (with `feedback` correction rounds
+against the real synth, as the app does), render with the real synth,
 compute the pair's descriptor on the audio (`explorer.data.tags.steer_descriptors`) and take the Spearman
 correlation between level and descriptor per start. A pair is *shown* in the app when its mean Spearman
 reaches `BAR` from test and from prior starts (issue 12).
@@ -21,6 +22,7 @@ from explorer.data import tags as tagging
 
 BAR = 0.9
 LEVELS = (-2.0, 2.0)
+FEEDBACK_TOL = 0.1  # levels: a render this close to its aim needs no correction
 
 
 def spearman_rows(levels: np.ndarray, desc: np.ndarray) -> list[float]:
@@ -49,7 +51,25 @@ def starts(model, latent_test: torch.Tensor, n: int, seed: int) -> dict[str, np.
     return out
 
 
-def evaluate_steering(model, latent_test: torch.Tensor, synth, n_starts: int, steps: int, seed: int) -> list[dict]:
+def steer_rendered(st, model, synth, v0: np.ndarray, k: int, targets: np.ndarray, feedback: int) -> np.ndarray:
+    """Steer every start `v0[S, P]` to every level of `targets[L]` on pair k, with `feedback` correction
+    rounds against the real synth (`Steerer.correct`, as the app does); -> descriptors `[S, L]`."""
+    aims = np.tile(targets, len(v0))
+    v = np.stack([st.steer(x, k, t) for x in v0 for t in targets])
+    for r in range(feedback + 1):
+        desc = tagging.steer_descriptors(synth.render(model.full_params(v)))[:, k]
+        if r == feedback:
+            break
+        for i in range(len(v)):
+            if np.isfinite(desc[i]):
+                measured = st.level_of(k, desc[i])
+                if abs(measured - aims[i]) > FEEDBACK_TOL:
+                    v[i] = st.correct(v[i], k, aims[i], measured)
+    return desc.reshape(len(v0), len(targets))
+
+
+def evaluate_steering(model, latent_test: torch.Tensor, synth, n_starts: int, steps: int, seed: int,
+                      feedback: int = 1) -> list[dict]:
     levels = np.linspace(*LEVELS, steps)
     st = model.steer
     kinds = starts(model, latent_test, n_starts, seed)
@@ -58,9 +78,7 @@ def evaluate_steering(model, latent_test: torch.Tensor, synth, n_starts: int, st
         entry = {"pair": k, "negative": neg, "positive": pos, "descriptor": name,
                  "unit": tagging.UNITS.get(name, ""), "r2_test": st.r2_test[k] if k < len(st.r2_test) else None}
         for kind, v0 in kinds.items():
-            v = np.stack([st.steer(v, k, t) for v in v0 for t in levels])
-            audio = synth.render(model.full_params(v))
-            desc = tagging.steer_descriptors(audio)[:, k].reshape(len(v0), steps)
+            desc = steer_rendered(st, model, synth, v0, k, levels, feedback)
             rho = np.array(spearman_rows(levels, desc))
             ok = rho[np.isfinite(rho)]
             entry[kind] = {"spearman_mean": float(ok.mean()) if len(ok) else None,

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.special import ndtr
+from scipy.special import ndtr, ndtri
 from torch import nn
 
 FORMAT = 1
@@ -128,6 +128,19 @@ class Steerer:
             dv = torch.linalg.pinv(jac, rtol=1e-3) @ e
             x = torch.clamp(x + torch.clamp(dv, -max_step, max_step), 0.0, 1.0)
         return x.numpy()
+
+    def correct(self, v: np.ndarray, k: int, target: float, measured: float) -> np.ndarray:
+        """One feedback step: the sound rendered from `v` measures level `measured` on pair k (its descriptor
+        on the real audio, `level_of`); aim the predictor that much further, so the real level reaches
+        `target` despite the predictor's error."""
+        aim = float(self.levels(v)[k]) + (target - measured)
+        return self.steer(v, k, aim)
+
+    def level_of(self, k: int, value: float) -> float:
+        """A measured descriptor value of pair k -> its level (rank among the training sounds, on N(0, 1))."""
+        ref = self.reference[:, k]
+        q = (np.searchsorted(ref, value, "left") + np.searchsorted(ref, value, "right")) / (2.0 * len(ref))
+        return float(np.clip(ndtri(np.clip(q, 0.5 / len(ref), 1 - 0.5 / len(ref))), -LEVEL_RANGE - 1, LEVEL_RANGE + 1))
 
     def to_units(self, k: int, level: float) -> float:
         """A level of pair k -> the descriptor's value in its own units (quantile of the training sounds)."""

@@ -63,9 +63,14 @@ def test_steer_moves_one_pair_and_holds_the_others(fitted):
         others = [j for j in range(4) if j != k]
         assert np.abs(after[others] - before[others]).max() < 0.25
         assert v.min() >= 0.0 and v.max() <= 1.0
-    # real units grow with the level: the quantiles of the training sounds
+    # real units grow with the level: the quantiles of the training sounds; level_of inverts to_units
     units = [st.to_units(0, x) for x in (-2, -1, 0, 1, 2)]
     assert units == sorted(units) and 200 <= units[0] < units[-1] <= 3200
+    assert [st.level_of(0, u) for u in units] == pytest.approx([-2, -1, 0, 1, 2], abs=0.05)
+    # feedback: a render that measured 0.4 below the aim makes the predictor aim 0.4 further
+    v = st.steer(v0, 0, 0.5)
+    fixed = st.correct(v, 0, 0.5, measured=0.1)
+    assert st.levels(fixed)[0] == pytest.approx(st.levels(v)[0] + 0.4, abs=0.05)
 
 
 def test_loaded_beside_a_checkpoint_or_refused(fitted, tmp_path):
@@ -80,9 +85,13 @@ def test_loaded_beside_a_checkpoint_or_refused(fitted, tmp_path):
         load_model(other)
 
 
-def test_app_semantic_sliders_steer(fitted, tmp_path, synth):
+def test_app_semantic_sliders_steer(fitted, tmp_path, synth, monkeypatch):
     from explorer.app import actions as A
+    from explorer.app.tabs import macro
 
+    # the synthetic predictor knows nothing of the real synth's sound: check the open-loop wiring here
+    # (the feedback step is `Steerer.correct`, tested above)
+    monkeypatch.setattr(macro, "STEER_FEEDBACK", 0)
     ck = make_debug_checkpoint(tmp_path / "dbg" / "model.pt", n_params=P)
     torch.save(dict(fitted, shown=[0, 3]), ck.with_name(FILE_NAME))
     engine = A.Engine({"dbg": str(ck)}, "dbg", synth=synth)

@@ -17,6 +17,9 @@ from explorer.app.state import (
     set_current_params,
     set_current_z,
 )
+from explorer.data import tags as tagging
+
+STEER_FEEDBACK = 1  # correction rounds against the synth per semantic slider move (one render each)
 
 
 def set_latent(engine: Engine, st: dict, values: list[float]) -> dict:
@@ -48,12 +51,27 @@ def set_semantic(engine: Engine, st: dict, values: list[float]) -> dict:
         v = np.asarray(st["v"], np.float32)
         for i, k in enumerate(shown):
             if abs(float(values[i]) - now[i]) > 0.5 * 10.0**-SLIDER_DECIMALS:
-                v = m.steer.steer(v, k, float(values[i]))
+                v = _steer_checked(engine, m, v, k, float(values[i]))
         return set_current_params(engine, st, v, _moved_label(st))
     dims = [d for d, _, _ in m.semantic][: len(values)]
     new = np.asarray(st["z"], np.float64).copy()
     new[dims] = np.asarray(values[: len(dims)], np.float64)
     return set_current_z(engine, st, _changed(st["z"], new), _moved_label(st))
+
+
+def _steer_checked(engine: Engine, m, v: np.ndarray, k: int, target: float) -> np.ndarray:
+    """Steer pair k to `target`, then correct once against the real synth (`Steerer.correct`): the rendered
+    sound's own descriptor decides, as in `explorer.evaluate.semantic_steer`."""
+    v = m.steer.steer(v, k, target)
+    for _ in range(STEER_FEEDBACK):
+        desc = tagging.steer_descriptors(engine.synth.render_one(m.full_params(v[None])[0])[None])[0, k]
+        if not np.isfinite(desc):
+            break
+        measured = m.steer.level_of(k, float(desc))
+        if abs(measured - target) <= 0.1:
+            break
+        v = m.steer.correct(v, k, target, measured)
+    return v
 
 
 def _changed(z: np.ndarray, shown: np.ndarray) -> np.ndarray:
