@@ -238,7 +238,24 @@ def render(evals: list[dict], sems: list[dict]) -> str:
             title = {"test": "test split", "ood": "out of domain"}[key[1]]
             lines += [f"## {key[0]} parameters, {title}", "", "_No results yet._", ""]
     lines += semantic_section(sems)
+    lines += curves_section()
     return "\n".join(lines).rstrip() + "\n"
+
+
+CURVES = [("img/curves_gpu16.png", "GPU zoo, 16 parameters (`scripts/gpu_zoo.sh`)",
+           ("python -m explorer.models.curves runs/gpu16/{flow_dis,flow_dis_desc,flow_reg,vae_flow,resnet,wae} "
+            "--out docs/img/curves_gpu16.png"))]
+
+
+def curves_section() -> list[str]:
+    """Loss curves drawn by `explorer.models.curves` from the runs' history.json (images in docs/img)."""
+    found = [c for c in CURVES if os.path.isfile(os.path.join(ROOT, "docs", c[0]))]
+    if not found:
+        return []
+    out = ["## Training curves", ""]
+    for path, title, command in found:
+        out += [f"{title}: `{command}`", "", f"![{title}]({path})", ""]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,8 +3,9 @@
 #
 #   scripts/ship.sh runs/16/flow_dis flow_dis_16 16
 #
-# Writes checkpoints/<NAME>/{model.pt, latent_map.npz, latent_map.json, umap.pkl, MODEL_CARD.md} and
-# results/ship_<NAME>_{test,ood}.json (plus results/semantic_<NAME>.json for flow_dis models).
+# Writes checkpoints/<NAME>/{model.pt, latent_map.npz, latent_map.json, umap.pkl, steer.pt, MODEL_CARD.md}
+# and results/ship_<NAME>_{test,ood}.json, results/semantic_<NAME>.json (steering macros; which pairs the
+# app shows is recorded in steer.pt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=$1 NAME=$2 P=$3
@@ -17,8 +18,7 @@ $PY -m explorer.evaluate --checkpoint "checkpoints/$NAME/model.pt" --data "data/
   --quiet --out "results/ship_${NAME}_test.json"
 $PY -m explorer.evaluate --checkpoint "checkpoints/$NAME/model.pt" --audio data/ood --data "data/ds$P" \
   --quiet --out "results/ship_${NAME}_ood.json"
-if [[ $NAME == flow_dis* ]]; then
-  $PY -m explorer.evaluate.semantic --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P" \
-    --out "results/semantic_${NAME}.json"
-fi
+$PY -m explorer.models.steer fit --data "data/ds$P" --out "checkpoints/$NAME/steer.pt"
+$PY -m explorer.evaluate.semantic --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P" --update-steer \
+  --out "results/semantic_${NAME}.json"
 $PY scripts/model_card.py "checkpoints/$NAME/model.pt" "results/ship_${NAME}_test.json"
