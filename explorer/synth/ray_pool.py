@@ -108,7 +108,7 @@ class RayBackend:
     def _connect(self):
         if self.address == "local":  # a one-machine instance listens on loopback only (read at ray's import)
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-        ray = _ray()
+        self.ray = ray = _ray()
         if ray.is_initialized():
             return ray
         if self.address not in ("auto", "local"):
@@ -126,7 +126,7 @@ class RayBackend:
 
     def start(self, plugin_path: str, settings: RenderSettings, workers: int | None) -> list[_ActorWorker]:
         """One actor per worker (default: one per CPU of the cluster), spread over the nodes."""
-        self.ray = ray = self._connect()
+        ray = self._connect()
         n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         cls = ray.remote(num_cpus=1, scheduling_strategy="SPREAD")(_RenderActor)
         actors = [cls.remote(plugin_path, asdict(settings)) for _ in range(n)]
