@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--limit", type=int, default=None, help="use only the first K human presets")
     b.add_argument("--plugin", default=None)
-    cli.add_workers(b, help="render processes (default: every core; with --ray, every CPU of the cluster)")
+    cli.add_workers(b, help="render processes (default: every core; with --ray, every free CPU of the cluster)")
     b.add_argument("--ray", metavar="ADDRESS", default=None,
                    help="render on Ray actors: auto (the cluster this machine belongs to, else a new local "
                    "one), local (a new local instance) or HOST:PORT of a cluster's head node (see README)")

@@ -21,6 +21,7 @@ from explorer.synth.host import INSTALL_HINT, RenderSettings, SynthError, _Worke
 
 RAY_HINT = "Install it with `.venv/bin/pip install ray==2.60.0` (the version pinned in requirements.txt)."
 CONNECT_TIMEOUT = 5.0  # seconds for the TCP check of a cluster address
+START_TIMEOUT = float(os.environ.get("EXPLORER_RAY_START_TIMEOUT", "180"))  # seconds for every actor to be up
 
 
 def _ray():
@@ -105,7 +106,8 @@ class RayBackend:
         self._owns_ray = False
         self.ray = None
 
-    def _connect(self):
+    def connect(self):
+        """Initialise Ray for `address` unless it is already initialised in this process; returns the module."""
         if self.address == "local":  # a one-machine instance listens on loopback only (read at ray's import)
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         self.ray = ray = _ray()
@@ -125,26 +127,31 @@ class RayBackend:
         return ray
 
     def start(self, plugin_path: str, settings: RenderSettings, workers: int | None) -> list[_ActorWorker]:
-        """One actor per worker (default: one per CPU of the cluster), spread over the nodes."""
-        ray = self._connect()
-        n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        """One actor (1 CPU each) per worker, spread over the nodes; default: one per free CPU of the cluster."""
+        ray = self.connect()
+        free = int(ray.available_resources().get("CPU", 0))
+        n = workers or free
+        if n < 1:
+            self.close()
+            raise SynthError(f"the Ray cluster (--ray {self.address}) has no free CPU for a render actor")
         cls = ray.remote(num_cpus=1, scheduling_strategy="SPREAD")(_RenderActor)
         actors = [cls.remote(plugin_path, asdict(settings)) for _ in range(n)]
         try:
-            infos = ray.get([a.info.remote() for a in actors])
-        except ray.exceptions.RayError as exc:
+            infos = ray.get([a.info.remote() for a in actors], timeout=START_TIMEOUT)
+        except (ray.exceptions.RayError, TimeoutError) as exc:
             for a in actors:
                 ray.kill(a)
             self.close()
-            cause = exc.cause if isinstance(getattr(exc, "cause", None), SynthError) else exc
-            raise SynthError(f"Ray render actors could not start: {cause}") from None
+            if isinstance(exc, TimeoutError):
+                raise SynthError(f"{n} Ray render actors did not start within {START_TIMEOUT:.0f} s; the cluster "
+                                 f"had {free} free CPUs (each actor takes one). Ask for fewer with --workers, or "
+                                 "set EXPLORER_RAY_START_TIMEOUT.") from None
+            text = str(exc)  # Ray's text holds the actor's traceback; keep our own message when it is there
+            cause = text.rpartition("SynthError: ")[2] if "SynthError: " in text else text
+            raise SynthError(f"Ray render actors could not start: {cause.strip()}") from None
         return [_ActorWorker(ray, a, n_params, node) for a, (n_params, node) in zip(actors, infos)]
 
     def close(self) -> None:
         if self._owns_ray and self.ray is not None and self.ray.is_initialized():
             self.ray.shutdown()
         self._owns_ray = False
-
-    def describe(self) -> str:
-        nodes = self.ray.nodes() if self.ray is not None else []
-        return f"Ray ({self.address}; {sum(n.get('Alive', False) for n in nodes)} nodes)"

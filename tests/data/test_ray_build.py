@@ -17,6 +17,7 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 from explorer.data.dataset import build, main
+from explorer.synth import ray_pool
 from explorer.synth.host import Synth, SynthError
 from explorer.synth.ray_pool import RayBackend
 
@@ -45,7 +46,7 @@ def test_bad_and_unreachable_addresses(tmp_path, capsys):
 
     assert not ray.is_initialized()  # an initialised Ray would be reused whatever the address
     with pytest.raises(SynthError, match="bad Ray address"):
-        RayBackend("nowhere")._connect()
+        RayBackend("nowhere").connect()
     # nothing listens on port 1: a clear error at once (ray.init alone would retry for minutes)
     assert main(BUILD + ["--out", str(tmp_path / "x"), "--ray", "127.0.0.1:1"]) == 2
     err = capsys.readouterr().err
@@ -56,7 +57,7 @@ def test_bad_and_unreachable_addresses(tmp_path, capsys):
 def local_ray():
     """One light local Ray for the module, started the way `--ray local` starts it, then shut down."""
     backend = RayBackend("local", init_kwargs={"num_cpus": 2, "object_store_memory": 128 << 20})
-    ray = backend._connect()
+    ray = backend.connect()
     yield ray
     backend.close()
     assert not ray.is_initialized()
@@ -76,7 +77,7 @@ def test_ray_build_is_byte_identical_to_the_local_pool(local_ray, tmp_path):
 
 
 @pytest.mark.timeout(120)
-def test_synth_api_and_errors_through_ray(local_ray, synth):
+def test_synth_api_and_errors_through_ray(local_ray, synth, monkeypatch):
     import numpy as np
 
     with Synth(workers=2, backend=RayBackend("local")) as remote:
@@ -88,6 +89,11 @@ def test_synth_api_and_errors_through_ray(local_ray, synth):
         assert remote.texts(v[0]) == synth.texts(v[0])
         with pytest.raises(SynthError, match=r"shape \[N, 41\]"):
             remote.render(np.zeros((2, 16)))
+        # both CPUs are taken: a third actor cannot be placed, and that is said instead of waiting forever
+        monkeypatch.setattr(ray_pool, "START_TIMEOUT", 2.0)
+        with pytest.raises(SynthError, match="did not start within 2 s; the cluster had 0 free CPUs"):
+            Synth(workers=1, backend=RayBackend("local"))
+        assert remote.render(v[:1]).shape == (1, 88200)
     with pytest.raises(SynthError, match="not found on Ray node .*/nonexistent/plugin.so"):
         Synth("/nonexistent/plugin.so", workers=1, backend=RayBackend("local"))
     assert local_ray.is_initialized()
