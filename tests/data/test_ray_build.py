@@ -90,8 +90,9 @@ def test_synth_api_and_errors_through_ray(local_ray, synth, monkeypatch):
         with pytest.raises(SynthError, match=r"shape \[N, 41\]"):
             remote.render(np.zeros((2, 16)))
         # both CPUs are taken: a third actor cannot be placed, and that is said instead of waiting forever
-        monkeypatch.setattr(ray_pool, "START_TIMEOUT", 2.0)
-        with pytest.raises(SynthError, match="did not start within 2 s; the cluster had 0 free CPUs"):
+        with monkeypatch.context() as m, pytest.raises(SynthError, match="did not start within 2 s; the "
+                                                       "cluster had 0 free CPUs"):
+            m.setattr(ray_pool, "START_TIMEOUT", 2.0)
             Synth(workers=1, backend=RayBackend("local"))
         assert remote.render(v[:1]).shape == (1, 88200)
     with pytest.raises(SynthError, match="not found on Ray node .*/nonexistent/plugin.so"):
