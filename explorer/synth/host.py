@@ -123,7 +123,7 @@ class Synth:
     `close()`; workers also end with the Python process. `backend`: None for local worker processes,
     or an object whose `start(plugin_path, settings, workers)` returns workers with the same `call` /
     `close` interface and whose `close()` ends it (`explorer.synth.ray_pool.RayBackend`: Ray actors,
-    default one per CPU of the cluster). The plugin path is then checked on the nodes, not here.
+    default one per free CPU of the cluster). The plugin path is then checked on the nodes, not here.
     """
 
     def __init__(self, plugin_path: str = DEFAULT_PLUGIN, settings: RenderSettings | None = None,

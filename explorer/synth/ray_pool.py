@@ -37,7 +37,7 @@ def _check_reachable(address: str) -> None:
     hostport = address.split("://", 1)[-1]
     host, sep, port = hostport.rpartition(":")
     if not sep or not port.isdigit():
-        raise SynthError(f"bad Ray address {address!r}: expected auto, local, HOST:PORT or ray://HOST:PORT")
+        raise SynthError(f"bad Ray address {address!r}: expected auto, local or HOST:PORT")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
     except OSError as exc:
@@ -95,7 +95,7 @@ class RayBackend:
     """Where a `Synth` starts its render workers: Ray actors instead of local processes.
 
     `address`: "auto" (the cluster this machine belongs to: RAY_ADDRESS or a `ray start` here; if none,
-    a new local instance), "local" (always a new local instance), or "HOST:PORT" / "ray://HOST:PORT" of a
+    a new local instance), "local" (always a new local instance), or "HOST:PORT" (the GCS port) of a
     running cluster. A Ray that is already initialised in this process is used as it is. Ray is shut down
     on `close()` only if this backend started it.
     """
