@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -33,7 +34,8 @@ SPLITS = ("train", "valid", "test")
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 PERTURB_SIGMA = 0.1
 RANDOM_FRACTION = 0.2
-CHUNK = 256
+CHUNK = 256  # rows per feature batch (fixed: features are computed on the same batches whatever renders)
+MAX_BLOCK = 16 * CHUNK  # rows rendered per call at most (a block of audio: 4096 x 4 s = 1.4 GB)
 
 
 @dataclass
@@ -130,15 +132,40 @@ def plan(human: np.ndarray, size: int, steps: list[int], seed: int):
     return values, source, split, augmented
 
 
+def _blocks(synth, full: np.ndarray):
+    """Yield (start, audio) blocks of renders; the next block renders while the caller works on this one.
+
+    A block holds about four render chunks per worker (a multiple of CHUNK), so a large pool is kept busy.
+    """
+    n = len(full)
+    block = min(MAX_BLOCK, CHUNK * max(1, -(-4 * synth.workers * 16 // CHUNK)))
+    starts = list(range(0, n, block))
+    with ThreadPoolExecutor(1) as ex:
+        pending = ex.submit(synth.render, full[:block]) if n else None
+        for k, a in enumerate(starts):
+            audio = pending.result()
+            if k + 1 < len(starts):
+                pending = ex.submit(synth.render, full[starts[k + 1] : starts[k + 1] + block])
+            yield a, audio
+
+
 def build(param_set: str, out: str, size: int = 10000, seed: int = 0, limit: int | None = None,
-          plugin: str | None = None, workers: int | None = None, bank_dir: str | None = None) -> Dataset:
+          plugin: str | None = None, workers: int | None = None, bank_dir: str | None = None,
+          ray: str | None = None) -> Dataset:
+    """Render and write a dataset. `ray`: None for local render processes, or a Ray address ("auto",
+    "local", "HOST:PORT") to render on Ray actors (`explorer.synth.ray_pool`); the files are identical."""
     from explorer.synth.host import DEFAULT_PLUGIN, Synth
     from explorer.synth.param_sets import load_param_set
     from explorer.synth.presets import BANK_DIR, ParamMap, dedupe, read_all_banks
 
     t0 = time.time()
     pset = load_param_set(param_set)
-    with Synth(plugin or DEFAULT_PLUGIN, workers=workers) as synth:
+    backend = None
+    if ray:
+        from explorer.synth.ray_pool import RayBackend
+
+        backend = RayBackend(ray)
+    with Synth(plugin or DEFAULT_PLUGIN, workers=workers, backend=backend) as synth:
         pmap = ParamMap.from_synth(synth)
         by_name = {p.name: p for p in synth.params}
         unknown = [n for n in pset["params"] if n not in by_name]
@@ -168,12 +195,13 @@ def build(param_set: str, out: str, size: int = 10000, seed: int = 0, limit: int
         from tqdm import tqdm
 
         bar = tqdm(total=n, desc=f"build ds{param_set}", unit="sound", file=sys.stderr)
-        for a in range(0, n, CHUNK):
-            audio = synth.render(full[a : a + CHUNK])
-            mels[a : a + len(audio)] = log_mel(audio, cfg).numpy()
-            desc[a : a + len(audio)] = tagging.descriptors(audio, cfg)
-            peak[a : a + len(audio)] = np.abs(audio).max(1)
-            bar.update(len(audio))
+        for start, block in _blocks(synth, full):
+            for c in range(0, len(block), CHUNK):
+                audio, a = block[c : c + CHUNK], start + c
+                mels[a : a + len(audio)] = log_mel(audio, cfg).numpy()
+                desc[a : a + len(audio)] = tagging.descriptors(audio, cfg)
+                peak[a : a + len(audio)] = np.abs(audio).max(1)
+                bar.update(len(audio))
         bar.close()
         plugin_path = synth.plugin_path
         settings = asdict(synth.settings)
@@ -217,9 +245,19 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--limit", type=int, default=None, help="use only the first K human presets")
     b.add_argument("--plugin", default=None)
-    cli.add_workers(b)
+    cli.add_workers(b, help="render processes (default: every core; with --ray, every free CPU of the cluster)")
+    b.add_argument("--ray", metavar="ADDRESS", default=None,
+                   help="render on Ray actors: auto (the cluster this machine belongs to, else a new local "
+                   "one), local (a new local instance) or HOST:PORT of a cluster's head node (see README)")
     args = ap.parse_args(argv)
-    ds = build(args.params, args.out, args.size, args.seed, args.limit, args.plugin, args.workers)
+    from explorer.synth.host import SynthError
+
+    try:
+        ds = build(args.params, args.out, args.size, args.seed, args.limit, args.plugin, args.workers,
+                   ray=args.ray)
+    except SynthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     m = ds.meta
     print(f"wrote {args.out}: {m['n']} sounds ({m['split_counts']}), {m['dropped_silent']} silent "
           f"dropped, {m['build_seconds']} s")

@@ -120,21 +120,27 @@ class Synth:
     """A plugin host: `render(params[N, P] in [0, 1]) -> audio[N, T]` (mono, float32).
 
     `workers` processes render in parallel (default: every core). Use as a context manager or call
-    `close()`; workers also end with the Python process.
+    `close()`; workers also end with the Python process. `backend`: None for local worker processes,
+    or an object whose `start(plugin_path, settings, workers)` returns workers with the same `call` /
+    `close` interface and whose `close()` ends it (`explorer.synth.ray_pool.RayBackend`: Ray actors,
+    default one per free CPU of the cluster). The plugin path is then checked on the nodes, not here.
     """
 
     def __init__(self, plugin_path: str = DEFAULT_PLUGIN, settings: RenderSettings | None = None,
-                 workers: int | None = None):
+                 workers: int | None = None, backend=None):
         self.plugin_path = os.path.abspath(plugin_path)
         self.settings = settings or RenderSettings()
-        if not os.path.isfile(self.plugin_path):
-            raise SynthError(f"Synth plugin not found: {self.plugin_path}. {INSTALL_HINT}")
-        n = workers or os.cpu_count() or 1
-        first = self._start(self.plugin_path)
-        self._workers = [first]
-        with ThreadPoolExecutor(max(1, n - 1)) as ex:  # start the others in parallel
-            self._workers += list(ex.map(lambda _: self._start(self.plugin_path), range(n - 1)))
-        self.n_params: int = first.n_params
+        self.backend = backend
+        if backend is not None:
+            self._workers = backend.start(self.plugin_path, self.settings, workers)
+        else:
+            if not os.path.isfile(self.plugin_path):
+                raise SynthError(f"Synth plugin not found: {self.plugin_path}. {INSTALL_HINT}")
+            n = workers or os.cpu_count() or 1
+            self._workers = [self._start(self.plugin_path)]
+            with ThreadPoolExecutor(max(1, n - 1)) as ex:  # start the others in parallel
+                self._workers += list(ex.map(lambda _: self._start(self.plugin_path), range(n - 1)))
+        self.n_params: int = self._workers[0].n_params
         self._params: list[Param] | None = None
 
     def _start(self, path: str) -> _Worker:
@@ -147,6 +153,8 @@ class Synth:
     def close(self) -> None:
         for w in self._workers:
             w.close()
+        if self.backend is not None:
+            self.backend.close()
 
     def __enter__(self) -> Self:
         return self
