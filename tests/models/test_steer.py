@@ -9,7 +9,11 @@ import torch
 
 from explorer.data.dataset import save_dataset
 from explorer.data.tags import STEER_PAIRS
-from explorer.models.checkpoint import CheckpointError, load_model, make_debug_checkpoint
+from explorer.models.checkpoint import (
+    CheckpointError,
+    load_model,
+    make_debug_checkpoint,
+)
 from explorer.models.steer import FILE_NAME, Steerer, fit
 
 P = 16
