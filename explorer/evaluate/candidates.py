@@ -81,34 +81,49 @@ def _smallest(d: np.ndarray, k: int) -> np.ndarray:
     return part[np.argsort(d[part])]
 
 
-def build(model, ds, embed_dim: int = EMBED_DIM, batch: int = 256) -> CandidateIndex:
-    """Index of a dataset's train + valid sounds for `model` (a `LoadedModel`; `encode` where it has one)."""
+def build(model, ds, embed_dim: int = EMBED_DIM, batch: int = 256, z_all: np.ndarray | None = None
+          ) -> CandidateIndex:
+    """Index of a dataset's train + valid sounds for `model` (a `LoadedModel`; `encode` where it has one).
+
+    `z_all[N, D]`: the codes of every dataset row when the caller has them already (the map export)."""
+    from explorer.data.dataset import SPLITS
+
+    rows = np.flatnonzero(np.isin(np.asarray(ds.split), [SPLITS.index("train"), SPLITS.index("valid")]))
+    z = np.asarray(z_all, np.float32)[rows] if z_all is not None else None
+    meta = {"dataset": os.path.abspath(ds.root), "splits": ["train", "valid"]}
+    return from_arrays(model, rows, [ds.index[i]["name"] for i in rows], np.asarray(ds.params[rows], np.float32),
+                       np.asarray(ds.mels[rows], np.float32), z, embed_dim, batch, meta)
+
+
+def from_arrays(model, rows: np.ndarray, names: list[str], params: np.ndarray, mels: np.ndarray,
+                z: np.ndarray | None = None, embed_dim: int = EMBED_DIM, batch: int = 256,
+                meta: dict | None = None) -> CandidateIndex:
+    """Index of sounds given as arrays: `params[M, P]`, log-mels `mels[M, 64, 80]` (codes computed when
+    `z` is None and the model has a latent space). `build` and the tests' debug maps use it."""
     import torch
 
-    from explorer.data.dataset import SPLITS
     from explorer.data.features import loudness_db
     from explorer.evaluate.metrics import mel_from_log_mel
 
-    rows = np.flatnonzero(np.isin(np.asarray(ds.split), [SPLITS.index("train"), SPLITS.index("valid")]))
-    mels = np.asarray(ds.mels[rows], np.float32).reshape(len(rows), -1)  # [M, 5120]
-    mean = mels.mean(axis=0)
+    flat = np.asarray(mels, np.float32).reshape(len(mels), -1)  # [M, 5120]
+    mean = flat.mean(axis=0)
     rng = np.random.default_rng(0)  # principal axes from a sample: the same directions, a fraction of the cost
-    sample = mels[rng.choice(len(mels), size=min(len(mels), 4000), replace=False)] - mean
-    _, _, vt = np.linalg.svd(sample, full_matrices=False)
-    basis = vt[:embed_dim].astype(np.float16)
-    emb = (mels - mean) @ basis.astype(np.float32).T
-    z = None
-    if getattr(model.model, "has_latent", False):
+    sample = torch.from_numpy(flat[rng.choice(len(flat), size=min(len(flat), 4000), replace=False)] - mean)
+    torch.manual_seed(0)
+    embed_dim = min(embed_dim, *sample.shape)
+    _, _, v = torch.svd_lowrank(sample, q=min(embed_dim + 16, *sample.shape), niter=4)
+    basis = v[:, :embed_dim].T.numpy().astype(np.float16).astype(np.float32)
+    emb = (flat - mean) @ basis.T
+    if z is None and getattr(model.model, "has_latent", False):
         with torch.no_grad():
-            z = np.concatenate([model.encode(torch.from_numpy(mels[a: a + batch].reshape(-1, 64, 80))).numpy()
-                                for a in range(0, len(mels), batch)])
-    loud = loudness_db(mel_from_log_mel(mels.reshape(-1, 64, 80)))
-    meta = {"format_version": FORMAT_VERSION, "dataset": os.path.abspath(ds.root), "splits": ["train", "valid"],
-            "n": int(len(rows)), "embed_dim": int(embed_dim), "param_names": list(model.param_names),
-            "model": model.name}
-    return CandidateIndex(rows.astype(np.int32), [ds.index[i]["name"] for i in rows],
-                          np.asarray(ds.params[rows], np.float32), z, emb.astype(np.float32),
-                          basis.astype(np.float32), mean.astype(np.float32), float(np.median(loud)), meta)
+            z = np.concatenate([model.encode(torch.from_numpy(flat[a: a + batch].reshape(-1, 64, 80))).numpy()
+                                for a in range(0, len(flat), batch)])
+    loud = loudness_db(mel_from_log_mel(flat.reshape(-1, 64, 80)))
+    meta = {"format_version": FORMAT_VERSION, "n": len(rows), "embed_dim": int(embed_dim),
+            "param_names": list(model.param_names), "model": model.name, **(meta or {})}
+    return CandidateIndex(np.asarray(rows, np.int32), list(names), np.asarray(params, np.float32),
+                          None if z is None else np.asarray(z, np.float32), emb.astype(np.float32), basis,
+                          mean.astype(np.float32), float(np.median(loud)), meta)
 
 
 def save(index: CandidateIndex, directory: str) -> str:

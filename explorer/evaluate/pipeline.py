@@ -41,6 +41,8 @@ class Budget:
     k_logmel: int = 12
     k_latent: int = 6
     explore: int = 6
+    loss: str = "mix"  # refine objective (explorer.evaluate.refine)
+    sigma0: float = 0.15  # CMA-ES initial step
 
     def describe(self) -> str:
         cap = f", at most {self.seconds:g} s" if self.seconds else ""
@@ -137,14 +139,11 @@ class MatchPipeline:
         z_model = m.encode(enc[None]).numpy()[0] if self.has_latent else None
         zs.append(z_model)
         if self.index is not None:
-            picks = [("nearest (log-mel)", j) for j in self.index.nearest_logmel(enc.numpy(), budget.k_logmel)]
-            if z_model is not None:
-                picks += [("nearest (latent)", j) for j in self.index.nearest_latent(z_model, budget.k_latent)]
-            seen: set[int] = set()
+            picks = [("nearest (log-mel)", int(j)) for j in self.index.nearest_logmel(enc.numpy(), budget.k_logmel)]
+            if z_model is not None and budget.k_latent:  # the k nearest codes not already picked
+                near = [int(j) for j in self.index.nearest_latent(z_model, budget.k_latent + len(picks))]
+                picks += [("nearest (latent)", j) for j in near if j not in {p for _, p in picks}][: budget.k_latent]
             for kind, j in picks:
-                if int(j) in seen:
-                    continue
-                seen.add(int(j))
                 kinds.append(kind)
                 names.append(self.index.names[j])
                 fulls.append(m.full_params(self.index.params[j][None])[0])
@@ -206,6 +205,7 @@ class MatchPipeline:
             return True
 
         v, history = refine(self.synth, tgt, start.full, self.model.param_indices, budget.renders,
-                            progress_callback=cb, note=note, on_improve=on_improve)
+                            progress_callback=cb, note=note, on_improve=on_improve, loss=budget.loss,
+                            sigma0=budget.sigma0)
         refined = self._evaluate(tgt, v[None], note, ["refined"], [f"{start.name}, refined"], [None], [None])[0]
         return history, replace(refined, z=None)
