@@ -1,0 +1,80 @@
+"""What every tab's wiring shares: the per-user state, the main panel's outputs, error handling."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+from explorer.app import actions as A
+from explorer.app import plots
+
+log = logging.getLogger("flowsynth.app")
+STATUS_AT = 6  # index of the status box in `Ctx.main`
+
+
+@dataclass
+class Ctx:
+    """Components shared by the tabs. `main` = [state, audio, mel, params, overlay, info, status,
+    *latent sliders, *semantic sliders]: what every action that moves the current sound updates."""
+
+    engine: A.Engine
+    state: Any
+    status: Any
+    audio: Any
+    mel_plot: Any
+    params_plot: Any
+    overlay: Any
+    info: Any
+    map_plot: Any = None
+    lat: list = field(default_factory=list)
+    sem: list = field(default_factory=list)
+
+    @property
+    def main(self) -> list:
+        return [self.state, self.audio, self.mel_plot, self.params_plot, self.overlay, self.info, self.status,
+                *self.lat, *self.sem]
+
+    def ensure(self, st: dict | None) -> dict:
+        """API clients may start with any endpoint: build the state they lack."""
+        return st if st is not None else A.new_state(self.engine)
+
+    def pack(self, st: dict, view: dict, msg: str | None = None) -> list:
+        lat_vals = view["latent"] + [0.0] * (A.MAX_DIMS - len(view["latent"]))
+        sem_vals = view["semantic"] + [0.0] * (A.MAX_SEMANTIC - len(view["semantic"]))
+        return [st, view["audio"], plots.to_plot(view["mel"]), plots.to_plot(view["params"]),
+                view["overlay"], view["info"], msg if msg is not None else f"{st['label']}",
+                *lat_vals, *sem_vals]
+
+    def view_of(self, fn):
+        """Handler for an action (engine, state, *inputs) -> state: render the new current sound and pack."""
+        @guard(len(self.main), STATUS_AT)
+        def handler(st, *inputs):
+            st = fn(self.engine, self.ensure(st), *inputs)
+            return self.pack(st, A.render_view(self.engine, st))
+        handler.__name__ = fn.__name__
+        return handler
+
+
+def guard(n_out: int, status_at: int):
+    """Wrap a handler: user errors -> warning toast + status message, other outputs unchanged; any other
+    exception is logged and reported the same way, so the session goes on."""
+    def deco(fn):
+        def wrapped(*args, **kw):
+            try:
+                return fn(*args, **kw)
+            except A.UserError as exc:
+                msg = str(exc)
+            except Exception as exc:  # noqa: BLE001 - never crash the session
+                log.error("action failed: %s", traceback.format_exc())
+                msg = f"internal error: {type(exc).__name__}: {exc}"
+            gr.Warning(msg)
+            out = [gr.skip()] * n_out
+            out[status_at] = f"Error: {msg}"
+            return out if n_out > 1 else out[0]
+        wrapped.__name__ = fn.__name__
+        return wrapped
+    return deco

@@ -1,0 +1,45 @@
+"""Macro-controls tab: a slider per semantic dimension and per latent dimension."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from explorer.app import actions as A
+from explorer.app.views.common import STATUS_AT, Ctx, guard
+
+
+def _sliders(prefix: str, labels: list[str], n: int, short: str) -> list:
+    return [gr.Slider(-A.SLIDER_RANGE, A.SLIDER_RANGE, value=0, step=0.01,
+                      label=labels[i] if i < len(labels) else f"{short}{i}", visible=i < len(labels),
+                      elem_id=f"{prefix}-{i}", min_width=160) for i in range(n)]
+
+
+def tab(ctx: Ctx, lat_labels: list[str], sem_labels: list[str]) -> None:
+    """Creates the sliders (`ctx.sem`, `ctx.lat`: part of every main output) and wires them."""
+    with gr.Tab("Macro-controls", id="tab-macro"):
+        gr.Markdown("Semantic dimensions (each a latent dim trained to follow a tag pair):")
+        with gr.Row():
+            ctx.sem = _sliders("sem", sem_labels, A.MAX_SEMANTIC, "s")
+        with gr.Accordion("Every latent dimension", open=False), gr.Row():
+            ctx.lat = _sliders("lat", lat_labels, A.MAX_DIMS, "z")
+        with gr.Row(visible=False):  # API-only inputs: one dimension at a time
+            api_dim, api_value = gr.Number(0, precision=0), gr.Number(0.0)
+            api_btn = gr.Button("set_dim")
+    main = ctx.main
+
+    @guard(len(main), STATUS_AT)
+    def on_latent(st, *values):
+        st = A.set_latent(ctx.engine, ctx.ensure(st), list(values))
+        return ctx.pack(st, A.render_view(ctx.engine, st))
+
+    gr.on([s.release for s in ctx.lat], on_latent, [ctx.state, *ctx.lat], main, api_name="set_latent",
+          show_progress="hidden")
+
+    @guard(len(main), STATUS_AT)
+    def on_semantic(st, *values):
+        st = A.set_semantic(ctx.engine, ctx.ensure(st), list(values))
+        return ctx.pack(st, A.render_view(ctx.engine, st))
+
+    gr.on([s.release for s in ctx.sem], on_semantic, [ctx.state, *ctx.sem], main, api_name="set_semantic",
+          show_progress="hidden")
+    api_btn.click(ctx.view_of(A.set_dim), [ctx.state, api_dim, api_value], main, api_name="set_dim")
