@@ -55,7 +55,7 @@ def test_pitch_shift_keeps_duration_and_envelope():
     x = harmonics(200, [0.5, 0.25, 0.12], env)
     y = pitch_shift(x, 2 ** (5 / 12), SR)
     assert len(y) == len(x)
-    frames = lambda a: np.sqrt(np.mean(a[: len(a) // 2048 * 2048].reshape(-1, 2048) ** 2, axis=1))  # noqa: E731
+    frames = lambda a: np.sqrt(np.mean(a[: len(a) // 2048 * 2048].reshape(-1, 2048) ** 2, axis=1))
     assert np.corrcoef(frames(x), frames(y))[0, 1] > 0.98
     assert abs(hz_to_midi(detect_pitch(y, SR)) - hz_to_midi(200) - 5) < 0.3
 
