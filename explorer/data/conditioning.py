@@ -39,8 +39,8 @@ class Conditioned:
     messages: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
-        pitch = (f"f0 {self.f0:.1f} Hz -> note {self.note} (encoder copy shifted {self.shift:+.2f} semitones)"
-                 if self.f0 else f"no pitch found (note {self.note}, not shifted)")
+        pitch = (f"detected f0 {self.f0:.1f} Hz -> note {self.note} (encoder copy shifted {self.shift:+.2f} semitones)"
+                 if self.f0 else f"no pitch detected (note {self.note}, not shifted)")
         return f"{pitch}; gain {self.gain_db:+.1f} dB to the dataset's loudness"
 
 

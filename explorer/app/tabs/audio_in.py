@@ -104,10 +104,8 @@ def _compare(engine: Engine, st: dict, view: dict) -> dict:
     view["sc"] = sc
     if st.get("at_detected"):
         view["audio"] = (engine.sample_rate, to_int16(out))
-    f0 = st.get("cond_f0")
-    head = f"detected f0 {f0:.1f} Hz; " if f0 else "no pitch detected; "
     notes = "".join(f" Note: {m}." for m in st.get("messages") or [])
-    view["sc_text"] = (f"{head}{st.get('cond_text', '')}. SC = {sc:.3f} (||Y - X||_F / ||X||_F on linear mel "
+    view["sc_text"] = (f"{st.get('cond_text', '')}. SC = {sc:.3f} (||Y - X||_F / ||X||_F on linear mel "
                        f"magnitude; 1.0 = silence), {len(st.get('candidates') or [])} candidates ranked by "
                        f"log-mel L1 + SC.{notes}")
     view["candidates"] = candidate_rows(st)

@@ -31,7 +31,8 @@ def tab(ctx: Ctx) -> None:
                                        "hears it moved to note 60)")
                 detected_cb = gr.Checkbox(False, label="Play the current sound at the input's note")
                 match_btn = gr.Button("Match this sound", variant="primary", elem_id="match-btn")
-                refine_budget = gr.Slider(20, 500, value=100, step=10, label="Refine budget (renders)")
+                refine_budget = gr.Slider(20, 500, value=100, step=10, label="Refine budget (renders)",
+                                          elem_id="refine-budget")
                 with gr.Row():
                     refine_btn = gr.Button("Refine (CMA-ES)", elem_id="refine-btn")
                     cancel_btn = gr.Button("Cancel refine", elem_id="refine-cancel", variant="stop")
