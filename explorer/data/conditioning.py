@@ -76,3 +76,9 @@ def condition_file(path: str, sr: int = 22050, n_samples: int = 88200, ref_db: f
     msgs: list[str] = []
     x = read_clip(path, sr, n_samples, messages=msgs)
     return condition(x, sr, n_samples, ref_db, base_note, track_pitch, os.path.basename(path), msgs)
+
+
+def warm_up(sr: int = 22050) -> None:
+    """Load CREPE and librosa's first-call code paths (about 10 s cold) off the request path."""
+    t = np.arange(sr) / sr
+    condition((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), sr, sr, ref_db=0.0)

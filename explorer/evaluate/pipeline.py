@@ -15,7 +15,11 @@ and scored against the target: log-mel L1, SC, loudness-normalised SC):
 3. `explore` latent neighbours of the best so far (its code plus Gaussian noise, decoded by the model);
 4. CMA-ES (`explorer.evaluate.refine`) from the best candidate with the rest of the budget: at most
    `renders` renders and, with `seconds`, stopped when the whole match reaches that wall time.
-Ranking score: log-mel L1 + SC (lower is better). `FAST` renders the candidates only (no 3 and 4).
+Ranking: by log-mel L1 + SC (lower is better) among the candidates whose log-mel L1 is within `L1_SLACK`
+(2 %) of the best one's, then the rest: a lower SC never costs more than 2 % of log-mel L1, so the pick is
+never much worse in log-mel than the log-mel-nearest sound (measured: ranking by the plain sum picked
+sounds 8 % worse in log-mel L1 than the nearest preset, 17 % better in SC; 30 ds16 test sounds, `--fast`).
+`FAST` renders the candidates only (no 3 and 4). Steps 3 and 4 start from the first-ranked candidate.
 """
 
 from __future__ import annotations
@@ -32,6 +36,13 @@ from explorer.data.features import LOG_EPS, MelConfig, mel
 from explorer.evaluate import metrics
 
 EXPLORE_SIGMA = 0.3  # latent neighbours: noise in units of the index's per-dim spread
+L1_SLACK = 0.02
+
+
+def rank(cands: list[Candidate]) -> list[Candidate]:
+    """Best first: by log-mel L1 + SC among those within `L1_SLACK` of the best log-mel L1, then the rest."""
+    best_l1 = min(c.scores["logmel_l1"] for c in cands)
+    return sorted(cands, key=lambda c: (c.scores["logmel_l1"] > best_l1 * (1 + L1_SLACK), c.score))
 
 
 @dataclass(frozen=True)
@@ -155,7 +166,7 @@ class MatchPipeline:
         try:
             self._report(progress, "candidates", done, planned, cands)
             if budget.explore and self.has_latent:
-                best = min(cands, key=lambda c: c.score)
+                best = rank(cands)[0]
                 z0 = best.z if best.z is not None else z_model
                 scale = self.index.z_std if self.index is not None else np.ones_like(z0)
                 rng = np.random.default_rng(0)
@@ -168,13 +179,13 @@ class MatchPipeline:
             history: list[dict] = []
             left = None if budget.seconds is None else budget.seconds - (time.perf_counter() - t0)
             if budget.renders > 1 and (left is None or left > 0.3):
-                best = min(cands, key=lambda c: c.score)
+                best = rank(cands)[0]
                 history, refined = self._refine(tgt, best, note, budget, t0, progress, done, planned, cands)
                 done += history[-1]["renders"] if history else 0
                 cands.append(refined)
         except Cancelled:
             cancelled, history = True, []
-        ranked = sorted(cands, key=lambda c: c.score)
+        ranked = rank(cands)
         return MatchResult(ranked, int(note), done, time.perf_counter() - t0, cancelled, None, history)
 
     def _evaluate(self, tgt, full, note, kinds, names, zs, rows) -> list[Candidate]:
@@ -184,7 +195,7 @@ class MatchPipeline:
                 for i in range(len(full))]
 
     def _report(self, progress, stage, done, planned, cands) -> None:
-        if progress is not None and progress(stage, done, planned, min(cands, key=lambda c: c.score)) is False:
+        if progress is not None and progress(stage, done, planned, rank(cands)[0]) is False:
             raise Cancelled
 
     def _refine(self, tgt, start: Candidate, note, budget, t0, progress, done0, planned, cands):
@@ -199,7 +210,7 @@ class MatchPipeline:
             if budget.seconds is not None and time.perf_counter() - t0 > budget.seconds:
                 return False
             if progress is not None:
-                shown = min([best_now["c"]] + cands, key=lambda c: c.score)
+                shown = rank([best_now["c"], *cands])[0]
                 if progress("refine", done0 + done, planned, shown) is False:
                     raise Cancelled
             return True

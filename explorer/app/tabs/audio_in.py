@@ -72,6 +72,7 @@ def audio_in(engine: Engine, st: dict, path: str, shift: bool = True, at_detecte
         raise UserError("no audio: upload a file or record first. " + audio_input.LIMITS_TEXT)
     from explorer.data.conditioning import condition
 
+    engine.ready_for_audio()
     pipe = pipeline(engine, st)
     name = os.path.basename(path)
     try:
