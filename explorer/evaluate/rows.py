@@ -184,7 +184,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     return {
         "command": "python -m explorer.evaluate " + " ".join(shlex.quote(a) for a in args.argv),
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
-        "elapsed": round(time.time() - t_start, 1),
+        "elapsed": round(time.time() - t_start, 1), "load": round(os.getloadavg()[0], 1),
         "dataset": args.data, "param_set": ds.meta["param_set"] if ds is not None else None,
         "dataset_info": ({k: ds.meta.get(k) for k in ("n", "n_human", "split_counts", "size", "seed")}
                          if ds is not None else None),
