@@ -3,7 +3,8 @@
 #
 #   scripts/ship.sh runs/16/flow_dis flow_dis_16 16
 #
-# Writes checkpoints/<NAME>/{model.pt, latent_map.npz, latent_map.json, umap.pkl, MODEL_CARD.md} and
+# Writes checkpoints/<NAME>/{model.pt, latent_map.npz, latent_map.json, umap.pkl, match_index.npz (the
+# matching pipeline's candidate index: train + valid sounds only), MODEL_CARD.md} and
 # results/ship_<NAME>_{test,ood}.json (plus results/semantic_<NAME>.json for flow_dis models).
 set -euo pipefail
 cd "$(dirname "$0")/.."
