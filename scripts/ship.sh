@@ -3,9 +3,10 @@
 #
 #   scripts/ship.sh runs/16/flow_dis flow_dis_16 16
 #
-# Writes checkpoints/<NAME>/{model.pt, latent_map.npz, latent_map.json, umap.pkl, steer.pt, MODEL_CARD.md}
-# and results/ship_<NAME>_{test,ood}.json, results/semantic_<NAME>.json (steering macros; which pairs the
-# app shows is recorded in steer.pt).
+# Writes checkpoints/<NAME>/{model.pt, latent_map.npz, latent_map.json, umap.pkl, match_index.npz (the
+# matching pipeline's candidate index: train + valid sounds only), steer.pt, MODEL_CARD.md} and
+# results/ship_<NAME>_{test,ood}.json, results/semantic_<NAME>.json (steering macros; which pairs the app
+# shows is recorded in steer.pt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=$1 NAME=$2 P=$3

@@ -33,7 +33,14 @@ from explorer.app.state import (
     summary,
     to_int16,
 )
-from explorer.app.tabs.audio_in import audio_in, refine_current
+from explorer.app.tabs.audio_in import (
+    CANDIDATE_COLUMNS,
+    audio_in,
+    candidate_rows,
+    candidate_to_current,
+    play_candidate,
+    refine_current,
+)
 from explorer.app.tabs.interpolation import (
     ends_text,
     interpolate,
@@ -51,11 +58,11 @@ from explorer.app.tabs.presets import (
 )
 
 __all__ = [
-    "DEFAULT_CHECKPOINT", "MAX_DIMS", "MAX_NEIGHBOURS", "MAX_PRESET_BYTES", "MAX_SEMANTIC", "MAX_STEPS",
-    "SLIDER_DECIMALS", "SLIDER_RANGE", "Engine", "ModelEntry", "UserError", "audio_in", "choose_model",
-    "decode_xy", "ends_text", "export_preset", "find_checkpoints", "info_text", "interpolate", "load_presets",
+    "CANDIDATE_COLUMNS", "DEFAULT_CHECKPOINT", "MAX_DIMS", "MAX_NEIGHBOURS", "MAX_PRESET_BYTES", "MAX_SEMANTIC", "MAX_STEPS",
+    "SLIDER_DECIMALS", "SLIDER_RANGE", "Engine", "ModelEntry", "UserError", "audio_in",
+    "candidate_rows", "candidate_to_current", "choose_model", "decode_xy", "ends_text", "export_preset", "find_checkpoints", "info_text", "interpolate", "load_presets",
     "map_click", "map_xy", "neighbour_to_current", "neighbourhood", "new_state", "overlay", "place_preset",
-    "play_item", "refine_current", "render_view", "select_point", "semantic_values", "set_current_params",
+    "play_candidate", "play_item", "refine_current", "render_view", "select_point", "semantic_values", "set_current_params",
     "set_current_z", "set_dim", "set_end", "set_latent", "set_semantic", "slider_labels", "status_line",
     "step_to_current", "summary", "to_int16",
 ]

@@ -48,6 +48,12 @@ class ModelEntry:
     base_figures: dict = field(default_factory=dict)  # colour -> map figure without overlay
 
 
+def _warm_conditioning(sample_rate: int) -> None:
+    from explorer.data.conditioning import warm_up
+
+    warm_up(sample_rate)
+
+
 class Engine:
     """Shared resources: synth host, models (loaded once, on first use), latent maps, preset mapping."""
 
@@ -72,6 +78,14 @@ class Engine:
         self._pmap = None
         self.tmpdir = tempfile.mkdtemp(prefix="flowsynth-app-")
         self.pool = ThreadPoolExecutor(2, thread_name_prefix="engine")
+        # CREPE + librosa cost ~10 s on their first call: `warm` starts loading them in the background (the
+        # page is served meanwhile); the first audio input joins this thread (`ready_for_audio`)
+        self.conditioning_warm = threading.Thread(target=_warm_conditioning, args=(self.sample_rate,),
+                                                  daemon=True, name="warm-conditioning")
+
+    def ready_for_audio(self) -> None:
+        if self.conditioning_warm.is_alive():
+            self.conditioning_warm.join()
 
     # -- resources ---------------------------------------------------------------------------
     def entry(self, name: str | None = None) -> ModelEntry:
@@ -121,6 +135,7 @@ class Engine:
         st = new_state(self, name)
         render_view(self, st)
         _ = self.pmap
+        self.conditioning_warm.start()
         return {"seconds": time.perf_counter() - t}
 
     def map_figure(self, name: str, colour: str, overlay: dict) -> dict:

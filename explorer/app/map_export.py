@@ -4,7 +4,8 @@
 
 Encodes every dataset sound with the model, fits the 2-D projection (UMAP, or PCA for tests), measures the
 quality of the app's kNN maps, decodes every code, and writes the files described in
-`explorer.app.latent_map` beside the checkpoint. `build_debug_map` makes a tiny map from random renders.
+`explorer.app.latent_map` beside the checkpoint, plus the matching pipeline's candidate index
+(`match_index.npz`, train + valid sounds only: `explorer.evaluate.candidates`; not with `--limit`). `build_debug_map` makes a tiny map from random renders.
 """
 
 from __future__ import annotations
@@ -139,8 +140,14 @@ def export(checkpoint: str, data: str, method: str = "umap", seed: int = 0, devi
         z, [r["name"] for r in ds.index[:n]], [r.get("bank", "") for r in ds.index[:n]],
         np.asarray(ds.category[:n]), ds.meta.get("categories", ["other"]), np.asarray(ds.tags[:n]),
         ds.meta.get("tag_pairs", []), method, seed)
-    return _finish(lmap, reducer, model, z, checkpoint, data=os.path.abspath(data),
+    lmap = _finish(lmap, reducer, model, z, checkpoint, data=os.path.abspath(data),
                    command="python -m explorer.app.map_export " + " ".join(sys.argv[1:]))
+    if limit is None:  # the matching pipeline's candidate index (train + valid sounds only)
+        from explorer.evaluate import candidates
+
+        path = candidates.save(candidates.build(model, ds, z_all=z), os.path.dirname(os.path.abspath(checkpoint)))
+        print(f"wrote {path}", file=sys.stderr)
+    return lmap
 
 
 def _finish(lmap: LatentMap, reducer, model, z: np.ndarray, checkpoint: str, **meta) -> LatentMap:
@@ -173,6 +180,11 @@ def build_debug_map(checkpoint: str, synth, n: int = 48, seed: int = 0, method: 
     tags = rng.integers(-1, 2, (n, len(pairs))).astype(np.int8)
     names = [f"{cats[c]} {i:03d}" for i, c in enumerate(category)]
     lmap, reducer = build_map(z, names, ["debug"] * n, category, cats, tags, pairs, method, seed)
+    from explorer.evaluate import candidates
+
+    idx = candidates.from_arrays(model, np.arange(n), names, v, log_mel(audio).numpy(), z,
+                                 meta={"dataset": "debug renders"})
+    candidates.save(idx, os.path.dirname(os.path.abspath(checkpoint)))
     return _finish(lmap, reducer, model, z, checkpoint, data="debug renders")
 
 

@@ -17,7 +17,7 @@ import numpy as np
 PALETTE = ["#c4c4c4", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd"]
 TAG_COLOURS = {-1: "#3b4cc0", 0: "#c8c8c8", 1: "#d62728"}
-OVERLAY_UIDS = ("neighbours", "path", "ends", "current")
+OVERLAY_UIDS = ("candidates", "neighbours", "path", "ends", "current")
 HOP_SECONDS = 1024 / 22050
 
 
@@ -61,7 +61,7 @@ def colour_options(lmap) -> list[str]:
 
 
 def empty_overlay() -> dict:
-    return {"current": None, "neighbours": None, "path": None, "ends": None}
+    return {"current": None, "neighbours": None, "path": None, "ends": None, "candidates": None}
 
 
 def map_figure(lmap, colour_by: str = "category", overlay: dict | None = None) -> dict:
@@ -112,13 +112,17 @@ def _xy_lists(points) -> tuple[list, list]:
 
 
 def overlay_traces(overlay: dict, kind: str = "scatter") -> list[dict]:
-    """Overlay traces in a fixed order: neighbours, interpolation path, end points, current point.
-    `kind`: "scatter" (SVG) or "scattergl", as the map's dots."""
+    """Overlay traces in a fixed order: audio-in candidates, neighbours, interpolation path, end points,
+    current point. `kind`: "scatter" (SVG) or "scattergl", as the map's dots."""
+    mx, my = _xy_lists(overlay.get("candidates"))
     nx, ny = _xy_lists(overlay.get("neighbours"))
     px, py = _xy_lists(overlay.get("path"))
     ex, ey = _xy_lists(overlay.get("ends"))
     cx, cy = _xy_lists(None if overlay.get("current") is None else [overlay["current"]])
     return [
+        {"type": kind, "mode": "markers", "uid": "candidates", "name": "match candidates", "x": mx, "y": my,
+         "marker": {"size": 11, "color": "#4daf4a", "symbol": "triangle-up", "line": {"width": 1, "color": "#000"}},
+         "hovertemplate": "candidate c%{pointNumber}<extra></extra>", "showlegend": False},
         {"type": kind, "mode": "markers", "uid": "neighbours", "name": "neighbours", "x": nx, "y": ny,
          "marker": {"size": 10, "color": "#ff9900", "symbol": "diamond", "line": {"width": 1, "color": "#000"}},
          "hovertemplate": "neighbour %{pointNumber}<extra></extra>", "showlegend": False},

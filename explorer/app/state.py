@@ -79,6 +79,8 @@ def overlay(engine: Engine, st: dict) -> dict:
             ov["neighbours"] = map_xy(engine, st, np.stack([n["z"] for n in st["neighbours"]])).tolist()
         if st["steps"]:
             ov["path"] = map_xy(engine, st, np.stack([s["z"] for s in st["steps"]])).tolist()
+        if st.get("candidates"):
+            ov["candidates"] = map_xy(engine, st, np.stack([c["z"] for c in st["candidates"]])).tolist()
         ends = [st["ends"][k]["z"] for k in ("A", "B") if k in st["ends"]]
         if ends:
             ov["ends"] = map_xy(engine, st, np.stack(ends)).tolist()

@@ -4,8 +4,11 @@
   libsndfile decodes it, with the upload limits) -> mono -> resample to 22,050 Hz -> detect f0 -> shift to
   MIDI note 60 (optional) -> trim/pad to 4 s.
 - `read_clip(path, ...)`: the same for evaluation targets and `explorer.match` inputs (no upload limits).
-- `resample` (torchaudio's sinc resampler; the project's one resampler), `detect_pitch` (YIN),
-  `pitch_shift`, `shift_to_note`, `list_audio`.
+- `resample` (torchaudio's sinc resampler; the project's one resampler), `shift_to_note`, `list_audio`;
+  `detect_pitch` (CREPE with octave handling) and `pitch_shift` (phase vocoder, duration kept) live in
+  `explorer.data.pitch`; `condition` (the matching pipeline's input conditioning) in
+  `explorer.data.conditioning`.
+- Float input whose samples leave [-1, 1] is scaled to peak 1, and `read_clip` reports it in `messages`.
 Every failure raises `AudioInputError` with a message meant for the user (it names the file, the limit or
 the format).
 """
@@ -22,6 +25,10 @@ import torch
 import torchaudio
 
 from explorer.data.features import fit_length
+from explorer.data.pitch import detect_pitch, hz_to_midi, midi_to_hz, pitch_shift
+
+__all__ = ["AudioInputError", "PreparedAudio", "detect_pitch", "hz_to_midi", "midi_to_hz", "pitch_shift",
+           "prepare", "read_audio", "read_clip", "resample", "shift_to_note"]
 
 MAX_BYTES = 20 * 1024 * 1024  # upload size limit
 MAX_SECONDS = 60.0  # upload duration limit
@@ -45,14 +52,6 @@ class PreparedAudio:
     ratio: float  # frequency ratio applied (target / detected), 1.0 when not shifted
     seconds: float  # duration of the upload
     shifted: bool
-
-
-def midi_to_hz(note: float) -> float:
-    return 440.0 * 2.0 ** ((note - 69.0) / 12.0)
-
-
-def hz_to_midi(f: float) -> float:
-    return 69.0 + 12.0 * np.log2(f / 440.0)
 
 
 def read_audio(path: str) -> tuple[np.ndarray, int]:
@@ -99,68 +98,17 @@ def resample(audio: np.ndarray, sr_in: float, sr_out: float) -> np.ndarray:
     return torchaudio.functional.resample(x, orig, new).numpy()
 
 
-def detect_pitch(audio: np.ndarray, sr: int, fmin: float = 40.0, fmax: float = 2000.0,
-                 frame: int = 2048, hop: int = 1024, threshold: float = 0.15) -> float | None:
-    """Fundamental frequency (Hz) by YIN over frames, median of the voiced ones; None if unpitched or silent."""
-    x = np.asarray(audio, dtype=np.float64)
-    if len(x) < frame:
-        x = np.pad(x, (0, frame - len(x)))
-    rms_all = np.sqrt(np.mean(x**2))
-    if rms_all < 1e-4:
-        return None
-    tau_min, tau_max = max(2, int(sr / fmax)), min(frame // 2, int(sr / fmin))
-    starts = range(0, len(x) - frame + 1, hop)
-    estimates = []
-    for s in starts:
-        w = x[s : s + frame]
-        if np.sqrt(np.mean(w**2)) < 0.1 * rms_all:
-            continue
-        # difference function d(tau) = sum (w[t] - w[t + tau])^2 via FFT autocorrelation
-        n = frame // 2
-        acf = np.fft.irfft(np.conj(np.fft.rfft(w[:n], 2 * frame)) * np.fft.rfft(w, 2 * frame))[: n + 1]
-        energy = np.cumsum(w**2)
-        e0 = energy[n - 1]
-        e_tau = energy[np.arange(n + 1) + n - 1] - np.concatenate(([0.0], energy[: n]))
-        d = e0 + e_tau - 2 * acf
-        d[0] = 0.0
-        cmnd = d[1:] * np.arange(1, n + 1) / np.maximum(np.cumsum(d[1:]), 1e-12)
-        cmnd = np.concatenate(([1.0], cmnd))
-        seg = cmnd[tau_min : tau_max + 1]
-        below = np.flatnonzero(seg < threshold)
-        if len(below) == 0:
-            continue
-        t = below[0]
-        while t + 1 < len(seg) and seg[t + 1] < seg[t]:  # walk down to the local minimum
-            t += 1
-        tau = t + tau_min
-        if 1 <= tau < len(cmnd) - 1:  # parabolic interpolation
-            a, b, c = cmnd[tau - 1], cmnd[tau], cmnd[tau + 1]
-            den = a - 2 * b + c
-            tau = tau + (0.5 * (a - c) / den if abs(den) > 1e-12 else 0.0)
-        estimates.append(sr / tau)
-    if len(estimates) < 2:
-        return None
-    return float(np.median(estimates))
-
-
-def pitch_shift(audio: np.ndarray, ratio: float) -> np.ndarray:
-    """Shift all frequencies by `ratio` by resampling (duration changes by 1/ratio, as on a tape)."""
-    if abs(ratio - 1.0) < 1e-4:
-        return audio.astype(np.float32)
-    return resample(audio, 1.0, 1.0 / ratio)
-
-
 def shift_to_note(x: np.ndarray, sr: int, n_samples: int, note: int = 60) -> tuple[np.ndarray, float | None, float]:
     """Detect the pitch of `x[T]` and shift it to MIDI `note` -> (audio, f0 or None, ratio applied).
 
-    Unpitched or silent audio comes back unshifted (ratio 1.0). Only what the first `n_samples` of the
-    result need is shifted.
+    Unpitched or silent audio comes back unshifted (ratio 1.0). The shift keeps the duration
+    (`explorer.data.pitch.pitch_shift`); only the first `n_samples` are shifted.
     """
     f0 = detect_pitch(x[: 2 * n_samples], sr)
     if f0 is None:
         return x, None, 1.0
     ratio = midi_to_hz(note) / f0
-    return pitch_shift(x[: int(n_samples * max(1.0, ratio)) + 1], ratio), f0, ratio
+    return pitch_shift(x[:n_samples], ratio, sr), f0, ratio
 
 
 def prepare(path: str, sample_rate: int = 22050, seconds: float = 4.0, note: int = 60,
@@ -168,7 +116,7 @@ def prepare(path: str, sample_rate: int = 22050, seconds: float = 4.0, note: int
     """Read and prepare an upload for the model (see module docstring)."""
     raw, sr = read_audio(path)
     duration = len(raw) / sr
-    x = resample(raw, sr, sample_rate)
+    x = resample(fix_range(raw, os.path.basename(path)), sr, sample_rate)
     peak = float(np.max(np.abs(x))) if len(x) else 0.0
     if peak < 1e-5:
         raise AudioInputError(f"{os.path.basename(path)}: the audio is silent.")
@@ -184,12 +132,25 @@ def _clip(audio: np.ndarray, n: int) -> np.ndarray:
     return fit_length(np.asarray(audio), n).astype(np.float32)
 
 
+def fix_range(x: np.ndarray, name: str, messages: list[str] | None = None) -> np.ndarray:
+    """Float audio whose samples leave [-1, 1] (e.g. a float WAV holding 1e6) -> scaled to peak 1, said in
+    `messages`. Audio inside the range is returned as it is."""
+    peak = float(np.max(np.abs(x))) if len(x) else 0.0
+    if peak <= 1.0:
+        return x
+    if messages is not None:
+        messages.append(f"{name}: samples reach {peak:.3g}, outside [-1, 1] (float audio at another scale?); "
+                        f"scaled to peak 1 (x {1.0 / peak:.3g})")
+    return (x / peak).astype(np.float32)
+
+
 def read_clip(path: str, sample_rate: int = 22050, n_samples: int = 88200, pitch_shift: bool = False,
-              note: int = 60) -> np.ndarray:
+              note: int = 60, messages: list[str] | None = None, trim: bool = True) -> np.ndarray:
     """Read any soundfile-readable file -> mono float32 `[n_samples]` at `sample_rate` (no upload limits).
 
     Resampled (`resample`), trimmed or zero-padded. `pitch_shift` moves a detected fundamental to `note`
-    first (`shift_to_note`). Raises `AudioInputError` with the file name and the reason.
+    first (`shift_to_note`). Samples outside [-1, 1] are scaled to peak 1 (`fix_range`; said in `messages`).
+    `trim=False` returns the whole file (resampled). Raises `AudioInputError` with the file name and the reason.
     """
     name = os.path.basename(path)
     if not os.path.isfile(path):
@@ -205,11 +166,12 @@ def read_clip(path: str, sample_rate: int = 22050, n_samples: int = 88200, pitch
     x = data.mean(axis=1)
     if not np.all(np.isfinite(x)):
         raise AudioInputError(f"{name}: audio contains NaN or infinite samples")
+    x = fix_range(x, name, messages)
     if sr != sample_rate:
         x = resample(x, sr, sample_rate)
     if pitch_shift:
         x, _, _ = shift_to_note(x, sample_rate, n_samples, note)
-    return _clip(x, n_samples)
+    return _clip(x, n_samples) if trim else np.asarray(x, np.float32)
 
 
 def list_audio(folder: str) -> list[str]:

@@ -67,3 +67,14 @@ def fit_length(audio: np.ndarray, n_samples: int) -> np.ndarray:
         return audio[..., :n_samples]
     pad = [(0, 0)] * (audio.ndim - 1) + [(0, n_samples - audio.shape[-1])]
     return np.pad(audio, pad)
+
+
+def loudness_db(power_mel: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Mel loudness: `10 log10(mean power)` of a power mel `[N, 64, 80]` (or `[64, 80]`) -> `[N]` dB.
+
+    Scaling the audio by g moves it by exactly `20 log10 g`, so the gain that brings a sound to a reference
+    loudness is `10 ** ((ref - loudness) / 20)` (`explorer.data.conditioning`)."""
+    p = torch.as_tensor(np.asarray(power_mel) if not torch.is_tensor(power_mel) else power_mel).double()
+    if p.ndim == 2:
+        p = p[None]
+    return (10.0 * torch.log10(p.clamp_min(0.0).flatten(1).mean(dim=1) + 1e-20)).numpy()

@@ -14,6 +14,9 @@ magnitudes are their square roots.
 - `mfcc_distance`: 20 MFCCs (orthonormal DCT-II of the dB mel, 1e-10 floor, as torchaudio's MFCC with
   log_mels=False and no top_db), Euclidean distance per frame, averaged over frames.
 - `log_mel_l1`: `mean |log(Py + 1e-3) - log(Px + 1e-3)|` (the models' log-mel; the refine objective).
+- `spectral_convergence_gain` ("sc_ln", loudness-normalised SC): SC after scaling the output magnitude by
+  the one gain that fits it best to the target (least squares, `g = <X, Y> / <Y, Y>`), so a right timbre at
+  the wrong level is not punished; <= plain SC, and 1.0 for a silent output.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from explorer.data.features import LOG_EPS, MelConfig, mel
 
 DB_FLOOR = 1e-10
 N_MFCC = 20
-METRICS = ("mse_n", "sc", "mse", "lsd", "mfcc", "logmel_l1")
+METRICS = ("mse_n", "sc", "sc_ln", "mse", "lsd", "mfcc", "logmel_l1")
 
 
 def _t(x: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -61,6 +64,16 @@ def spectral_convergence(target_mel: np.ndarray | torch.Tensor,
     sc = torch.where(den > 0, num / den.where(den > 0, torch.ones_like(den)),
                      torch.where(num > 0, torch.full_like(num, float("inf")), torch.zeros_like(num)))
     return sc.numpy()
+
+
+def spectral_convergence_gain(target_mel: np.ndarray | torch.Tensor,
+                              output_mel: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Power mels `[N, M, F]` -> loudness-normalised SC `[N]`: `||g Y - X|| / ||X||` with the best gain g >= 0."""
+    x, y = _pair(target_mel, output_mel)
+    x, y = x.sqrt().flatten(1), y.sqrt().flatten(1)
+    yy = (y * y).sum(dim=1)
+    g = torch.where(yy > 0, (x * y).sum(dim=1) / yy.where(yy > 0, torch.ones_like(yy)), torch.zeros_like(yy))
+    return spectral_convergence((x**2)[:, None], ((g[:, None] * y) ** 2)[:, None])
 
 
 def magnitude_mse(target_mel: np.ndarray | torch.Tensor, output_mel: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -111,9 +124,10 @@ def mel_from_log_mel(logmel: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 def audio_metrics(target_mel: np.ndarray | torch.Tensor,
                   output_mel: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
-    """All audio metrics for power mels `[N, M, F]` -> {name: `[N]`} (sc, mse, lsd, mfcc, logmel_l1)."""
+    """All audio metrics for power mels `[N, M, F]` -> {name: `[N]`} (sc, sc_ln, mse, lsd, mfcc, logmel_l1)."""
     return {
         "sc": spectral_convergence(target_mel, output_mel),
+        "sc_ln": spectral_convergence_gain(target_mel, output_mel),
         "mse": magnitude_mse(target_mel, output_mel),
         "lsd": log_spectral_distance(target_mel, output_mel),
         "mfcc": mfcc_distance(target_mel, output_mel),

@@ -100,26 +100,30 @@ def add_refine_arguments(ap: argparse.ArgumentParser, refine_help: str) -> None:
     ap.add_argument("--seed", type=int, default=0, help="CMA-ES seed")
 
 
-def _render(synth, full: np.ndarray) -> np.ndarray:
-    """Render `full[N, n_plugin]` with the batch spread evenly over every worker."""
+def _render(synth, full: np.ndarray, note: int | None = None) -> np.ndarray:
+    """Render `full[N, n_plugin]` (at `note`, default the synth's) with the batch spread over every worker."""
     chunk = max(1, math.ceil(len(full) / max(1, synth.workers)))
-    return synth.render(full, chunk=chunk)
+    return synth.render(full, chunk=chunk, note=note)
 
 
 def refine(synth, target: np.ndarray | torch.Tensor, v0_full: np.ndarray, free_indices: Sequence[int],
            budget: int = 200, progress_callback: ProgressCallback | None = None, *, sigma0: float = 0.15,
            popsize: int | None = None, seed: int = 0, loss: str = "mix",
-           cfg: MelConfig | None = None) -> tuple[np.ndarray, list[dict]]:
-    """CMA-ES over `free_indices` from `v0_full[n_plugin]` -> (`v_best[n_plugin]`, history). See module doc."""
+           cfg: MelConfig | None = None, note: int | None = None,
+           on_improve: Callable[[np.ndarray, dict], object] | None = None) -> tuple[np.ndarray, list[dict]]:
+    """CMA-ES over `free_indices` from `v0_full[n_plugin]` -> (`v_best[n_plugin]`, history). See module doc.
+
+    `note`: the MIDI note every candidate is rendered at (default the synth's; a matched input's own pitch).
+    `on_improve(v_full, {"logmel_l1", "sc"})`: called with each new best (the app shows the best so far)."""
     # the small per-generation mels on one torch thread: the render workers already use every core, and on a
     # shared machine extra torch threads mostly spin (measured: ~15 % less CPU per refine)
     with cli.torch_threads(1):
         return _refine(synth, target, v0_full, free_indices, budget, progress_callback, sigma0, popsize, seed,
-                       loss, cfg)
+                       loss, cfg, note, on_improve)
 
 
-def _refine(synth, target, v0_full, free_indices, budget, progress_callback, sigma0, popsize, seed, loss, cfg
-            ) -> tuple[np.ndarray, list[dict]]:
+def _refine(synth, target, v0_full, free_indices, budget, progress_callback, sigma0, popsize, seed, loss, cfg,
+            note, on_improve) -> tuple[np.ndarray, list[dict]]:
     t0 = time.perf_counter()
     cfg = cfg or MelConfig()
     free = np.asarray(free_indices, dtype=int)
@@ -129,7 +133,7 @@ def _refine(synth, target, v0_full, free_indices, budget, progress_callback, sig
     def evaluate(xs: np.ndarray) -> dict[str, np.ndarray]:
         full = np.repeat(v0[None], len(xs), axis=0)
         full[:, free] = np.clip(xs, 0.0, 1.0)
-        return components(tgt, _render(synth, full), cfg)
+        return components(tgt, _render(synth, full, note), cfg)
 
     def entry(renders: int, best: float, gen_best: float, comp_best: dict[str, float]) -> dict:
         return {"renders": renders, "best": best, "generation_best": gen_best,
@@ -181,6 +185,10 @@ def _refine(synth, target, v0_full, free_indices, budget, progress_callback, sig
             if f_pop[i] < best:
                 best, best_x = float(f_pop[i]), np.clip(xs_pop[i], 0.0, 1.0)
                 best_c = {k: float(v[i + off]) for k, v in comp.items()}
+                if on_improve is not None:
+                    v_new = v0.copy()
+                    v_new[free] = best_x
+                    on_improve(v_new, dict(best_c))
             history.append(entry(done, best, float(f_pop[i]), best_c))
         if progress_callback is not None and progress_callback(done, budget, best) is False:
             break

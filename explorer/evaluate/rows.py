@@ -4,13 +4,15 @@
     python -m explorer.evaluate --checkpoint C --audio FOLDER [--data DIR] [--pitch-shift]   # out of domain
     python -m explorer.evaluate --data DIR --split test --baseline nearest,mean,silence      # reference rows
     python -m explorer.evaluate --checkpoint C --data DIR --split test --limit 50 --refine 200
+    python -m explorer.evaluate --checkpoint C --data DIR --split test --match fast,50,200 --baseline nearest
 
 For every target sound the model infers the parameters from its log-mel, the real synth renders them (all
 cores), and the same mel is computed on the result. Reported per row (means and medians over sounds, see
 `explorer.evaluate.metrics`): MSE_n (dataset targets only), SC and MSE on linear mel magnitude, log-spectral
 distance, MFCC distance, log-mel L1. Rows: the model (`--checkpoint`), each `--baseline` (nearest / mean
 preset need `--data`: the training split is their library), and `--refine N` (the model's prediction
-refined by CMA-ES with N renders per sound). All rows of one command use the same sounds.
+refined by CMA-ES with N renders per sound), and `--match B,...` (the matching pipeline at each budget,
+`explorer.evaluate.match_rows`). All rows of one command use the same sounds.
 
 Targets (`explorer.evaluate.targets`): the stored log-mels of a dataset split (their linear mels are
 recovered exactly enough as `exp(x) - 1e-3`), or with `--audio` every audio file of a folder (mono,
@@ -37,7 +39,7 @@ import torch
 
 from explorer import cli
 from explorer.data.features import MelConfig, mel
-from explorer.evaluate import baselines, metrics
+from explorer.evaluate import baselines, match_rows, metrics
 from explorer.evaluate.refine import add_refine_arguments
 from explorer.evaluate.targets import EvalError, Targets, audio_targets, dataset_targets
 
@@ -111,6 +113,12 @@ def evaluate(args: argparse.Namespace) -> dict:
     else:
         targets = dataset_targets(ds, args.split, args.limit)
         split = args.split
+    budgets = match_rows.parse_budgets(args.match)
+    index = match_rows.load_index(args.checkpoint) if budgets and args.checkpoint else None
+    if budgets and index is None:
+        raise EvalError("--match needs --checkpoint")
+    if index is not None and args.audio:  # every row is scored on the conditioned (loudness-normalised) target
+        targets = match_rows.condition_targets(targets, index, settings, cfg)
     n = len(targets.names)
     print(f"{n} target sounds ({split})", file=sys.stderr)
 
@@ -148,6 +156,8 @@ def evaluate(args: argparse.Namespace) -> dict:
                                  train=train_info(model),
                                  budget=args.refine, refine_loss=args.refine_loss,
                                  seconds_per_sound=round((time.time() - t0) / n, 2)))
+        if index is not None:
+            rows += match_rows.match_rows(model, synth, index, targets, budgets, cfg, args.quiet)
         for b in baseline_names:
             t0 = time.time()
             if b == "silence":
@@ -174,7 +184,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     return {
         "command": "python -m explorer.evaluate " + " ".join(shlex.quote(a) for a in args.argv),
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
-        "elapsed": round(time.time() - t_start, 1),
+        "elapsed": round(time.time() - t_start, 1), "load": round(os.getloadavg()[0], 1),
         "dataset": args.data, "param_set": ds.meta["param_set"] if ds is not None else None,
         "dataset_info": ({k: ds.meta.get(k) for k in ("n", "n_human", "split_counts", "size", "seed")}
                          if ds is not None else None),
@@ -182,6 +192,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         "checkpoint": args.checkpoint,
         "n_params": len(model.param_names) if model is not None else len(ds.meta["param_names"]),
         "n": n, "sounds": targets.names, "rows": rows,
+        "conditioning": ({k: targets.extra[k] for k in ("notes", "gain_db", "f0", "condition_seconds")}
+                         if "notes" in targets.extra else None),
     }
 
 
@@ -200,6 +212,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--limit", type=int, help="at most N sounds, spread evenly over the split")
     ap.add_argument("--baseline", help="comma-separated reference rows: nearest, mean, silence")
     add_refine_arguments(ap, "add a row refined by CMA-ES with N renders per sound")
+    ap.add_argument("--match", help="rows of the matching pipeline at these budgets: fast, default, or a "
+                    "number of refine renders (e.g. fast,50,200,default)")
     cli.add_workers(ap)
     cli.add_device(ap)
     ap.add_argument("--name", help="name of the model row (default: the model family), e.g. a variant")

@@ -1,22 +1,30 @@
 """Match audio files with synth presets: `python -m explorer.match FILE_OR_FOLDER... --out DIR`.
 
-    python -m explorer.match sound.wav other.flac sketches/ --out matched/ [--checkpoint C] [--refine 200]
+    python -m explorer.match sound.wav other.flac sketches/ --out matched/ [--checkpoint C]
+                             [--budget 200 | --budget 100,3s | --fast]
 
-For each input (a folder stands for the audio files directly in it): read it (soundfile: wav, flac, ogg,
-aiff; mp3 where this libsndfile decodes it), mix to mono, resample to 22,050 Hz, trim or pad to 4 s
-(`--pitch-shift` first moves a detected pitch to note 60), compute the log-mel, infer the parameters with
-the model, optionally refine them with CMA-ES (`--refine N` renders, `explorer.evaluate.refine`), render, and write
-into `--out`:
-- `NAME.bank`: an amsynth bank holding the one preset (load it in amsynth: Preset > Import/Open bank);
-- `NAME.json`: the preset as JSON (`explorer.synth.presets.preset_json`: normalised, raw and display values per
-  parameter) plus the source file, the checkpoint and the SC;
-- `NAME.wav`: the resynthesised sound (22,050 Hz, 4 s).
-Each line printed gives the spectral convergence of the resynthesis (SC, linear mel magnitude; 1.0 is what
-silence scores) and the log-mel L1. An unreadable file prints one line naming the file and the reason; the
+For each input (a folder stands for the audio files directly in it) the matching pipeline
+(`explorer.evaluate.pipeline`) runs: read (soundfile: wav, flac, ogg, aiff; mp3 where this libsndfile decodes
+it), mix to mono, resample to 22,050 Hz, 4 s; float samples outside [-1, 1] scaled to peak 1 (said);
+brought to the dataset's loudness (gain printed); pitch detected (CREPE) -- then candidates (the model's
+prediction from the input moved to note 60, the nearest sounds of the model's dataset in log-mel and latent
+space from the index next to the checkpoint, latent neighbours of the best), each rendered with the real
+synth at the input's own note and scored against the input, and CMA-ES from the best.
+Budgets: default 200 refine renders, at most 4.5 s per sound; `--budget N` renders, `--budget Ns` seconds,
+`--budget N,Ms` both; `--fast` renders the candidates only (about 0.3 s). Written into `--out`:
+- `NAME.bank`: an amsynth bank holding the best preset (load it in amsynth: Preset > Import/Open bank);
+  it plays the matched sound at the input's note (`note` in the JSON);
+- `NAME.json`: the best preset as JSON (`explorer.synth.presets.preset_json`: normalised, raw and display
+  values) plus the source file, the checkpoint, its scores, the conditioning (f0, note, gain) and the
+  ranked candidates (`candidates`: kind, name, scores, values);
+- `NAME.wav`: the best preset rendered at the input's note (22,050 Hz, 4 s).
+Each line printed gives the SC of the best (linear mel magnitude; 1.0 is what silence scores), its log-mel
+L1, what it came from and the time. An unreadable file prints one line naming the file and the reason; the
 others are still processed. Exit status 0 only when every input succeeded.
 
 `--checkpoint` defaults to `$EXPLORER_CHECKPOINT`, else the first of `checkpoints/{flow_reg,flow_dis}*16*/
-model.pt`, else any `checkpoints/*/model.pt`.
+model.pt`, else any `checkpoints/*/model.pt`. Without a candidate index next to it (`match_index.npz`, built
+by `python -m explorer.app.map_export export`) only the model's candidates are used (a warning says so).
 """
 
 from __future__ import annotations
@@ -28,18 +36,23 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Self
 
-import numpy as np
 import soundfile as sf
 import torch
 
 from explorer import cli
-from explorer.data.audio_input import AUDIO_EXTS, AudioInputError, read_clip
-from explorer.data.features import LOG_EPS, MelConfig, mel
-from explorer.evaluate import metrics
-from explorer.evaluate.refine import add_refine_arguments
+from explorer.data.audio_input import AUDIO_EXTS, AudioInputError
+from explorer.data.features import MelConfig
+from explorer.evaluate.pipeline import (
+    DEFAULT,
+    FAST,
+    Budget,
+    Candidate,
+    MatchPipeline,
+    MatchResult,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -73,37 +86,64 @@ def _safe_stem(path: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "sound"
 
 
+def parse_budget(text: str | None, fast: bool = False) -> Budget:
+    """`--budget`: "N" renders, "Ns" seconds, "N,Ms" both; `--fast`: `FAST`. Raises ValueError."""
+    if fast:
+        return FAST
+    if not text:
+        return DEFAULT
+    renders, seconds = DEFAULT.renders, DEFAULT.seconds
+    for part in text.replace(" ", "").split(","):
+        try:
+            if part.endswith("s"):
+                seconds, renders = float(part[:-1]), (renders if "," in text else 100_000)
+            else:
+                renders = int(part)
+        except ValueError:
+            raise ValueError(f"--budget {text!r}: give N renders, Ns seconds or N,Ms") from None
+    if renders < 0 or (seconds is not None and seconds <= 0):
+        raise ValueError(f"--budget {text!r}: renders must be >= 0 and seconds > 0")
+    return FAST if renders == 0 else replace(DEFAULT, renders=renders, seconds=seconds)
+
+
 @dataclass
-class MatchResult:
+class MatchFile:
     source: str
     name: str
-    v_full: np.ndarray  # [n_plugin] normalised
-    sc: float
-    logmel_l1: float
-    sc_model: float  # SC before refinement (== sc without --refine)
+    result: MatchResult
     seconds: float
     files: dict[str, str]
 
+    @property
+    def best(self) -> Candidate:
+        return self.result.best
+
 
 class Matcher:
-    """Model + synth + parameter map, loaded once; `match_file` per input (timed by benchmarks/match_speed.py)."""
+    """Model + synth + candidate index + parameter map, loaded once; `match_file` per input."""
 
     def __init__(self, checkpoint: str | None = None, workers: int | None = None, device: str | None = None,
-                 torch_threads: int | None = 1):
+                 torch_threads: int | None = 1, index: bool = True):
         """`torch_threads` (process-wide, None leaves it): one thread is fastest for one 4 s sound at a time,
         most of all on a busy machine (measured 0.15 s vs 0.43 s per file with 2 threads at load 6)."""
+        from explorer.evaluate import candidates
         from explorer.models.checkpoint import load_model
-
-        if torch_threads:
-            torch.set_num_threads(torch_threads)
         from explorer.synth.host import Synth
         from explorer.synth.presets import ParamMap
 
+        if torch_threads:
+            torch.set_num_threads(torch_threads)
         self.checkpoint = checkpoint or default_checkpoint()
         self.model = load_model(self.checkpoint, device=device)
+        self.index = candidates.load(self.checkpoint) if index else None
+        if index and self.index is None:
+            print(f"warning: no {candidates.INDEX_NPZ} next to {self.checkpoint}: matching from the model's "
+                  f"candidates only (build it: python -m explorer.app.map_export export --checkpoint "
+                  f"{self.checkpoint} --data DIR)", file=sys.stderr)
         self.synth = Synth(workers=workers)
         self.pmap = ParamMap.from_synth(self.synth)
         self.cfg = MelConfig(sample_rate=self.synth.settings.sample_rate)
+        self.pipeline = MatchPipeline(self.model, self.synth, self.index, self.cfg)
 
     def close(self) -> None:
         self.synth.close()
@@ -114,49 +154,35 @@ class Matcher:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def match_audio(self, audio: np.ndarray, refine: int = 0, seed: int = 0, loss: str = "mix"
-                    ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-        """Prepared `audio[T]` (22,050 Hz, 4 s) -> (`v_full[n_plugin]`, rendered `audio[T]`, scores)."""
-        target_power = mel(audio[None], self.cfg)  # [1, 64, 80]
-        logmel = torch.log(target_power + LOG_EPS)
-        v_full = self.model.full_params(self.model.infer(logmel))[0].astype(np.float64)
-        out = self.synth.render_one(v_full)
-        out_power = mel(out[None], self.cfg)
-        sc_model = float(metrics.spectral_convergence(target_power, out_power)[0])
-        if refine:
-            from explorer.evaluate.refine import refine as run_refine
-
-            v_full, _ = run_refine(self.synth, logmel[0], v_full, self.model.param_indices, refine, seed=seed,
-                                   loss=loss)
-            out = self.synth.render_one(v_full)
-            out_power = mel(out[None], self.cfg)
-        scores = {"sc": float(metrics.spectral_convergence(target_power, out_power)[0]),
-                  "logmel_l1": float(metrics.log_mel_l1(target_power, out_power)[0]), "sc_model": sc_model}
-        return v_full, out, scores
-
-    def match_file(self, path: str, out_dir: str, name: str | None = None, refine: int = 0,
-                   pitch_shift: bool = False, seed: int = 0, loss: str = "mix") -> MatchResult:
+    def match_file(self, path: str, out_dir: str, name: str | None = None, budget: Budget = DEFAULT,
+                   progress=None) -> MatchFile:
         """Match one file and write NAME.bank / NAME.json / NAME.wav into `out_dir`. Raises AudioInputError."""
+        from explorer.data.conditioning import condition_file
         from explorer.synth.presets import preset_json, write_bank
 
         t0 = time.perf_counter()
         s = self.synth.settings
-        audio = read_clip(path, s.sample_rate, s.n_samples, pitch_shift)
-        if float(np.abs(audio).max()) < 1e-5:
-            raise AudioInputError(f"{os.path.basename(path)}: the audio is silent (nothing to match)")
-        v_full, out, scores = self.match_audio(audio, refine, seed, loss)
+        cond = condition_file(path, s.sample_rate, s.n_samples, self.pipeline.loudness_ref, s.note)
+        res = self.pipeline.match_audio(cond.audio, s.sample_rate, budget, progress, conditioned=cond)
+        best = res.best
         name = name or _safe_stem(path)
         os.makedirs(out_dir, exist_ok=True)
         files = {k: os.path.join(out_dir, f"{name}.{k}") for k in ("bank", "json", "wav")}
-        write_bank(files["bank"], [(name, self.pmap.to_raw(v_full))])
-        preset = preset_json(name, v_full, self.pmap, self.synth.texts(v_full))
-        preset.update({"source": os.path.abspath(path), "checkpoint": self.checkpoint, "model": self.model.name,
-                       "refine": refine, **scores})
+        write_bank(files["bank"], [(name, self.pmap.to_raw(best.full))])
+        preset = preset_json(name, best.full, self.pmap, self.synth.texts(best.full))
+        preset.update({
+            "source": os.path.abspath(path), "checkpoint": self.checkpoint, "model": self.model.name,
+            **best.scores, "kind": best.kind, "from": best.name, "note": res.note,
+            "f0": cond.f0, "gain_db": round(cond.gain_db, 2), "messages": cond.messages,
+            "budget": asdict(budget), "renders": res.renders, "seconds": round(res.seconds, 3),
+            "candidates": [{"rank": i + 1, "kind": c.kind, "name": c.name, **c.scores,
+                            "values": [round(float(x), 5) for x in c.full[self.model.param_indices]]}
+                           for i, c in enumerate(res.candidates)],
+        })
         with open(files["json"], "w") as f:
             json.dump(preset, f, indent=1)
-        sf.write(files["wav"], out, s.sample_rate, subtype="PCM_16")
-        return MatchResult(path, name, v_full, scores["sc"], scores["logmel_l1"], scores["sc_model"],
-                           time.perf_counter() - t0, files)
+        sf.write(files["wav"], best.audio, s.sample_rate, subtype="PCM_16")
+        return MatchFile(path, name, res, time.perf_counter() - t0, files)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,10 +190,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("inputs", nargs="+", help="audio files or folders of audio files")
     ap.add_argument("--out", required=True, help="output folder")
     cli.add_checkpoint(ap, "model checkpoint (default: see module docstring)")
-    add_refine_arguments(ap, "refine each match with N CMA-ES renders")
-    ap.add_argument("--pitch-shift", action="store_true", help="shift a detected pitch to note 60 first")
+    ap.add_argument("--budget", help="N refine renders, Ns seconds per sound, or N,Ms (default 200,4.5s)")
+    ap.add_argument("--fast", action="store_true", help="the candidates only, no refinement (about 0.3 s)")
     cli.add_workers(ap)
     args = ap.parse_args(argv)
+    try:
+        budget = parse_budget(args.budget, args.fast)
+    except ValueError as exc:
+        ap.error(str(exc))
 
     paths = expand_inputs(args.inputs)
     if not paths:
@@ -189,8 +219,7 @@ def main(argv: list[str] | None = None) -> int:
                 k += 1
             used.add(name)
             try:
-                r = matcher.match_file(path, args.out, name, args.refine, args.pitch_shift, args.seed,
-                                       args.refine_loss)
+                r = matcher.match_file(path, args.out, name, budget)
             except AudioInputError as exc:
                 failed += 1
                 print(f"FAILED {exc}", file=sys.stderr)  # the message names the file
@@ -199,9 +228,11 @@ def main(argv: list[str] | None = None) -> int:
                 failed += 1
                 print(f"FAILED {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
                 continue
-            extra = f" (model {r.sc_model:.3f} before refine)" if args.refine else ""
-            print(f"{path}: SC {r.sc:.3f}{extra}, log-mel L1 {r.logmel_l1:.3f}, {r.seconds:.2f} s -> "
-                  f"{r.files['bank']}")
+            for msg in r.result.conditioned.messages:
+                print(f"note: {msg}", file=sys.stderr)
+            b, c = r.best, r.result.conditioned
+            print(f"{path}: SC {b.scores['sc']:.3f}, log-mel L1 {b.scores['logmel_l1']:.3f} ({b.kind}: {b.name}; "
+                  f"{c.describe()}; {r.result.renders} renders, {r.seconds:.2f} s) -> {r.files['bank']}")
     print(f"{len(paths) - failed}/{len(paths)} matched into {args.out}")
     return 0 if failed == 0 else 1
 

@@ -209,12 +209,15 @@ class Synth:
             raise SynthError("parameters contain NaN or infinite values")
         return np.clip(params, 0.0, 1.0)
 
-    def _payload(self, rows: np.ndarray):
+    def _payload(self, rows: np.ndarray, note: int | None = None):
         s = self.settings
-        return (rows, s.note, s.velocity, s.hold, s.duration)
+        return (rows, s.note if note is None else int(note), s.velocity, s.hold, s.duration)
 
-    def render(self, params: np.ndarray, progress: bool = False, chunk: int = 16) -> np.ndarray:
-        """Render `params[N, P]` (normalised, full plugin vectors) -> `audio[N, T]` float32."""
+    def render(self, params: np.ndarray, progress: bool = False, chunk: int = 16, note: int | None = None
+               ) -> np.ndarray:
+        """Render `params[N, P]` (normalised, full plugin vectors) -> `audio[N, T]` float32.
+
+        `note`: the MIDI note played (default `settings.note`), e.g. a matched input's own pitch."""
         params = self._check(params)
         n = len(params)
         out = np.empty((n, self.settings.n_samples), np.float32)
@@ -234,7 +237,7 @@ class Synth:
             with free_lock:
                 w = free.pop()
             try:
-                out[a:b] = w.call("render", self._payload(params[a:b]))
+                out[a:b] = w.call("render", self._payload(params[a:b], note))
             finally:
                 with free_lock:
                     free.append(w)
@@ -249,9 +252,9 @@ class Synth:
                 bar.close()
         return out
 
-    def render_one(self, values: np.ndarray) -> np.ndarray:
-        """Render one full normalised vector `values[P]` -> `audio[T]`."""
-        return self.render(np.asarray(values)[None])[0]
+    def render_one(self, values: np.ndarray, note: int | None = None) -> np.ndarray:
+        """Render one full normalised vector `values[P]` -> `audio[T]` (at `note`, default the settings')."""
+        return self.render(np.asarray(values)[None], note=note)[0]
 
     def plugin_render_time(self, values: np.ndarray) -> float:
         """Seconds the plugin itself takes for one render (no process overhead): the floor."""

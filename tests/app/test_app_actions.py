@@ -165,8 +165,14 @@ def test_audio_in_at_detected_pitch(engine, st, tmp_path):
     path = str(tmp_path / "a440.wav")
     sf.write(path, (0.3 * np.sign(np.sin(2 * np.pi * 440 * t))).astype(np.float32), 44100)
     st, view = A.audio_in(engine, st, path, shift=True, at_detected=True)
-    assert st["ratio"] == pytest.approx(261.63 / 440, rel=0.02)
-    assert "detected f0 44" in view["sc_text"]
+    assert st["ratio"] == pytest.approx(261.63 / 440, rel=0.02) and st["note"] == 69
+    assert "detected f0 44" in view["sc_text"] and "note 69" in view["sc_text"]
+    # every candidate was rendered at the input's note, is on the map, playable, and can become current
+    assert all(c["audio"].shape == (88200,) for c in st["candidates"])
+    assert len(json.loads(view["overlay"])["candidates"][0]) == len(st["candidates"]) == len(view["candidates"])
+    assert A.play_candidate(engine, st, "c2")["audio"][1].shape == (88200,)
+    st2 = A.candidate_to_current(engine, st, "c2")
+    assert st2["label"].startswith("candidate c2") and np.allclose(st2["full"], st["candidates"][2]["full"])
 
 
 def test_refine_needs_target_and_improves(engine, st, tmp_path):
@@ -175,8 +181,12 @@ def test_refine_needs_target_and_improves(engine, st, tmp_path):
     path = str(tmp_path / "t.wav")
     sf.write(path, engine.synth.render_one(A.select_point(engine, st, 4)["full"]), 22050)
     st, view = A.audio_in(engine, st, path)
-    st2, view2 = A.refine_current(engine, st, 20)
+    seen = []
+    st2, view2 = A.refine_current(engine, st, 20, on_best=lambda f, t: seen.append((f, t)))
     assert "[refined 20]" in st2["label"] and view2["sc"] <= view["sc"] + 0.05
+    assert seen and "best so far" in seen[-1][1] and 0 < seen[-1][0] <= 1
+    st3, view3 = A.refine_current(engine, st, 50, stop=lambda: True)  # cancelled at once: candidates kept
+    assert "cancelled" in st3["label"] and view3["candidates"]
 
 
 def test_presets_export_and_read_back(engine, st, tmp_path):
@@ -233,7 +243,7 @@ def test_map_figures(engine, st):
     lmap = engine.entry().lmap
     fig = valid(engine.map_figure("dbg16", "category", A.overlay(engine, st)))
     uids = [t["uid"] for t in fig["data"]]
-    assert uids[0].startswith("ds:") and uids[-4:] == list(plots.OVERLAY_UIDS)
+    assert uids[0].startswith("ds:") and uids[-len(plots.OVERLAY_UIDS):] == list(plots.OVERLAY_UIDS)
     n_dots = sum(len(t["x"]) for t in fig["data"] if t["uid"].startswith("ds:"))
     assert n_dots == len(lmap)
     idx = sorted(i for t in fig["data"] if t["uid"].startswith("ds:") for i in t["customdata"])

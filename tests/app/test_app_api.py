@@ -98,7 +98,7 @@ def main_ok(out, label_start=None):
     assert sr == 22050 and data.shape == (88200,) and np.abs(data).max() > 0
     for fig in (mel, params):
         assert fig["type"] == "plotly" and json.loads(fig["plot"])["data"]
-    assert set(json.loads(overlay)) == {"neighbours", "path", "ends", "current"}
+    assert set(json.loads(overlay)) == {"candidates", "neighbours", "path", "ends", "current"}
     assert not status.startswith("Error"), status
     if label_start:
         assert status.startswith(label_start), status
@@ -110,7 +110,7 @@ def test_endpoints_listed(client):
     expected = {"/init", "/map_click", "/select_point", "/decode_xy", "/colour_map", "/set_latent",
                 "/set_semantic", "/set_dim", "/neighbourhood", "/play_neighbour", "/neighbour_to_current",
                 "/set_a", "/set_b", "/interpolate", "/play_step", "/step_to_current", "/audio_in", "/refine",
-                "/export_preset", "/load_presets", "/place_preset", "/choose_model", "/current"}
+                "/refine_cancel", "/play_candidate", "/candidate_to_current", "/export_preset", "/load_presets", "/place_preset", "/choose_model", "/current"}
     assert expected <= names, expected - names
 
 
@@ -176,12 +176,20 @@ def test_audio_in_and_refine(client, tmp_path):
     wav = tmp_path / "tone.wav"
     sf.write(wav, (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), 44100)
     out = client.predict(handle_file(str(wav)), True, False, api_name="/audio_in")
-    main_ok(out[:-3])
+    main_ok(out[:-5])
     assert "detected f0 33" in out[-1] and "SC =" in out[-1]
-    assert sf.read(out[-3])[0].shape == (88200,)
+    assert sf.read(out[-5])[0].shape == (88200,)
+    table = out[-3]
+    rows = table["data"]
+    assert rows and rows[0][0] == "c0" and {"model", "nearest (log-mel)"} <= {r[1] for r in rows}
+    assert rows[0][3] <= min(r[3] for r in rows) * 1.02 + 1e-3  # ranked (pipeline.rank; 3 decimals shown)
+    played = client.predict("c1", api_name="/play_candidate")
+    assert sf.read(played[0])[0].shape == (88200,) and played[2] == "candidate c1"
+    main_ok(client.predict("c1", api_name="/candidate_to_current"), "candidate c1")
     out = client.predict(20, api_name="/refine")
-    main_ok(out[:-3])
-    assert "refined with 20 renders" in out[-1]
+    main_ok(out[:-5])
+    assert "refined with 20 renders" in out[-1] and any(r[1] == "refined" for r in out[-3]["data"])
+    assert client.predict(api_name="/refine_cancel") == "nothing to cancel"
     bad = tmp_path / "corrupt.wav"
     bad.write_bytes(b"RIFF1234WAVEfmt garbage" * 10)
     out = client.predict(handle_file(str(bad)), True, False, api_name="/audio_in")

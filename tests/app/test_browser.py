@@ -325,3 +325,43 @@ def test_record_with_the_microphone(page):
     wait_status(pg, "SC = ")
     assert "detected f0" in status(pg) or "no pitch" in status(pg)
     wait_info(pg, "audio: ")
+
+
+def test_audio_in_candidate_list_play_make_current_refine_cancel(page, tmp_path):
+    """Upload -> ranked candidate table, candidates on the map, play one, make it current, refine
+    (best so far shown as it goes), and cancel a long refinement (its best so far is kept)."""
+    pg = page
+    t = np.arange(22050 * 3) / 22050
+    wav = tmp_path / "saw.wav"
+    sf.write(wav, (0.2 * (2 * ((220 * t) % 1.0) - 1)).astype(np.float32), 22050)
+    pg.get_by_role("tab", name="Audio in").click()
+    pg.locator("#audio-in input[type=file]").set_input_files(str(wav))
+    pg.wait_for_function("() => document.querySelector('#candidate-table').innerText.includes('nearest (log-mel)')",
+                         timeout=60000)
+    table = pg.locator("#candidate-table").inner_text()
+    assert "c0" in table and "model" in table and "note 57" in pg.locator("#sc-text").inner_text()
+    n_rows = len(set(re.findall(r"\bc\d+\b", table)))
+    wait_plot(pg, "gd.data.find(t => t.uid === 'candidates').x.length === a", n_rows)  # green triangles
+    pg.locator("#candidate-choice input").click()
+    pg.get_by_role("option", name="c1", exact=True).click()
+    wait_status(pg, "^candidate c1$")
+    href = audio_href(pg, "#candidate-audio")
+    assert href.endswith(".wav") and fetch_size(pg, href) > 88200 * 2
+    pg.locator("#candidate-go").click()
+    wait_info(pg, "candidate c1")
+    pg.screenshot(path=os.path.join(ARTIFACTS, "07_candidates.png"), full_page=True)
+    # a short refinement: its row joins the table
+    pg.locator("#refine-btn").click()
+    pg.wait_for_function("() => document.querySelector('#sc-text').innerText.includes('refined with 100')",
+                         timeout=120000)
+    assert "refined" in pg.locator("#candidate-table").inner_text()
+    # a long one, cancelled once its best so far shows
+    box = pg.locator("#refine-budget input[type=number]")
+    box.fill("500")
+    box.press("Enter")
+    pg.locator("#refine-btn").click()
+    pg.wait_for_function("() => document.querySelector('#sc-text').innerText.includes('best so far')", timeout=60000)
+    pg.locator("#refine-cancel").click()
+    pg.wait_for_function("() => document.querySelector('#sc-text').innerText.includes('cancelled after')",
+                         timeout=60000)
+    pg.screenshot(path=os.path.join(ARTIFACTS, "08_refine_cancelled.png"), full_page=True)

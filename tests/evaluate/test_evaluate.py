@@ -49,7 +49,7 @@ def test_dataset_rows(tiny):
     rows = {r["name"]: r for r in res["rows"]}
     assert set(rows) == {"debug", "debug+refine13", "baseline:nearest", "baseline:mean", "baseline:silence"}
     for r in rows.values():
-        assert set(r["metrics"]) == {"mse_n", "sc", "mse", "lsd", "mfcc", "logmel_l1"}
+        assert set(r["metrics"]) == {"mse_n", "sc", "sc_ln", "mse", "lsd", "mfcc", "logmel_l1"}
         assert len(r["per_sound"]["sc"]) == 2
     assert rows["baseline:silence"]["per_sound"]["sc"] == [1.0, 1.0]
     assert rows["baseline:silence"]["metrics"]["mse_n"]["mean"] is None
@@ -132,3 +132,24 @@ def test_semantic_eval_and_results_table(tiny, tmp_path):
     rt.main(["--results", str(res_dir), "--out", str(out)])
     line = next(x for x in out.read_text().splitlines() if x.startswith("| cnn |"))
     assert "worse than silence" in line and "1.372" in line  # the paper's CNN SC beside ours
+
+
+def test_match_rows_and_index_without_test_split(tiny):
+    """`--match` rows from an index built by the committed command; the index never holds test sounds."""
+    ds, ck, root = tiny
+    from explorer.evaluate import candidates
+    from explorer.evaluate.candidates import main as build_index
+
+    assert build_index(["--checkpoint", ck, "--data", ds.root]) == 0
+    idx = candidates.load(ck)
+    test_rows = set(ds.indices("test").tolist())
+    assert len(idx) == len(ds.indices("train")) + len(ds.indices("valid")) and not test_rows & set(idx.rows.tolist())
+    out = root / "match.json"
+    rc = evaluate.main(["--checkpoint", ck, "--data", ds.root, "--split", "train", "--limit", "2", "--workers", "2",
+                        "--match", "fast,7", "--baseline", "nearest", "--out", str(out), "--quiet"])
+    assert rc == 0
+    rows = {r["name"]: r for r in json.loads(out.read_text())["rows"]}
+    assert {"match:fast", "match:7", "baseline:nearest"} <= set(rows)
+    # a train sound is in the index: the fast pipeline finds it again (float16 parameters: nearly exact)
+    assert max(rows["match:fast"]["per_sound"]["logmel_l1"]) < 0.05
+    assert rows["match:7"]["seconds_per_sound"] > 0 and "sc_ln" in rows["match:7"]["metrics"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from explorer.match import matcher as match
@@ -31,6 +32,7 @@ def test_match_files_and_errors(tmp_path, pmap, capsys):
     for stem in ("tone", "noise"):
         preset = json.loads((out / f"{stem}.json").read_text())
         assert preset["sc"] >= 0 and preset["model"] == "debug"
+        assert preset["candidates"][0]["sc"] == preset["sc"] and preset["note"] in range(21, 109)
         name, v = values_from_json(preset, pmap)
         banks = read_bank(str(out / f"{stem}.bank"))
         assert len(banks) == 1 and banks[0].name == stem == name
@@ -40,7 +42,20 @@ def test_match_files_and_errors(tmp_path, pmap, capsys):
         assert rate == 22050 and audio.shape == (88200,)
 
     rc = match.main([str(src / "tone.wav"), "--out", str(out), "--checkpoint", str(ck), "--workers", "2",
-                     "--refine", "13"])
+                     "--budget", "13"])
     assert rc == 0
     preset = json.loads((out / "tone.json").read_text())
-    assert preset["refine"] == 13 and "sc_model" in preset
+    assert preset["budget"]["renders"] == 13 and any(c["kind"] == "refined" for c in preset["candidates"])
+    l1 = [c["logmel_l1"] for c in preset["candidates"]]
+    assert l1[0] <= min(l1) * 1.02 and preset["logmel_l1"] == l1[0]  # pipeline.rank: within 2 % of the best L1
+
+
+def test_parse_budget():
+    assert match.parse_budget(None) == match.DEFAULT
+    assert match.parse_budget("50").renders == 50 and match.parse_budget("50").seconds == match.DEFAULT.seconds
+    assert match.parse_budget("2s").seconds == 2.0
+    assert match.parse_budget("80,3s").renders == 80 and match.parse_budget("80,3s").seconds == 3.0
+    assert match.parse_budget("0") == match.FAST and match.parse_budget(None, fast=True) == match.FAST
+    for bad in ("x", "-3", "0s"):
+        with pytest.raises(ValueError):
+            match.parse_budget(bad)

@@ -1,91 +1,165 @@
-"""Audio-in tab: match an upload or a recording, compare it with the result, refine with CMA-ES."""
+"""Audio-in tab: match an upload or a recording with the matching pipeline, list the ranked candidates,
+refine with CMA-ES (`explorer.evaluate.pipeline`, the same pipeline as `python -m explorer.match`)."""
 
 from __future__ import annotations
 
 import os
 
 import numpy as np
+import torch
 
 from explorer.app import plots
 from explorer.app.engine import Engine, UserError
-from explorer.app.state import (
-    current_model,
-    render_view,
-    set_current_params,
-    set_current_z,
-    to_int16,
-)
+from explorer.app.state import current_model, render_view, set_current_params, to_int16
 from explorer.data import audio_input
-from explorer.data.features import fit_length, log_mel, mel
+from explorer.data.features import LOG_EPS, log_mel, mel
 from explorer.evaluate.metrics import spectral_convergence
+from explorer.evaluate.pipeline import FAST, Budget
+
+CANDIDATE_COLUMNS = ["#", "kind", "from", "log-mel L1", "SC", "SC (loudness-normalised)"]
 
 
-def audio_in(engine: Engine, st: dict, path: str, shift: bool = True, at_detected: bool = False) -> tuple[dict, dict]:
-    """Upload/recording -> (pitch-shifted) target -> encode -> params -> render; compare with SC."""
+def pipeline(engine: Engine, st: dict):
+    """The model's `MatchPipeline` (with the candidate index next to its checkpoint), built once per model."""
+    e = engine.entry(st["model"])
+    if getattr(e, "pipeline", None) is None:
+        from explorer.evaluate import candidates
+        from explorer.evaluate.pipeline import MatchPipeline
+
+        e.pipeline = MatchPipeline(e.model, engine.synth, candidates.load(e.path))
+    return e.pipeline
+
+
+def _latent(m, full: np.ndarray, z, audio: np.ndarray) -> np.ndarray:
+    """Where a candidate sits in the latent space: its index code, else the inverse flow, else its encoding."""
+    if z is not None:
+        return np.asarray(z, np.float32)
+    try:
+        return m.params_to_latent(torch.as_tensor(full[None, m.param_indices], dtype=torch.float32))[0].numpy()
+    except ValueError:  # no invertible regressor
+        return m.encode(log_mel(audio)).numpy()[0]
+
+
+def _store(engine: Engine, st: dict, res) -> dict:
+    """Keep the ranked candidates (playable, on the map) in the state."""
+    m = current_model(engine, st)
+    items = []
+    for c in res.candidates:
+        items.append({"kind": c.kind, "name": c.name, "full": c.full.astype(np.float32), "scores": c.scores,
+                      "z": _latent(m, c.full, c.z, c.audio), "audio": c.audio, "logmel": log_mel(c.audio)[0].numpy()})
+    return dict(st, candidates=items)
+
+
+def candidate_rows(st: dict) -> list[list]:
+    """The candidate table: rank, kind, source, log-mel L1, SC, loudness-normalised SC."""
+    return [[f"c{i}", c["kind"], c["name"], round(c["scores"]["logmel_l1"], 3), round(c["scores"]["sc"], 3),
+             round(c["scores"]["sc_ln"], 3) if np.isfinite(c["scores"]["sc_ln"]) else None]
+            for i, c in enumerate(st.get("candidates") or [])]
+
+
+def _make_current(engine: Engine, st: dict, k: int, label: str) -> dict:
+    c = st["candidates"][k]
+    m = current_model(engine, st)
+    return set_current_params(engine, st, c["full"][m.param_indices], label, full=c["full"])
+
+
+def audio_in(engine: Engine, st: dict, path: str, shift: bool = True, at_detected: bool = False
+             ) -> tuple[dict, dict]:
+    """Upload/recording -> conditioning -> the pipeline's candidates (no refinement: ~0.3 s) -> the best
+    one becomes the current sound. `shift`: track the pitch (render at the input's note, encode it moved
+    to note 60); `at_detected`: the main player plays the current sound at the input's note."""
     if not path:
         raise UserError("no audio: upload a file or record first. " + audio_input.LIMITS_TEXT)
+    from explorer.data.conditioning import condition
+
+    engine.ready_for_audio()
+    pipe = pipeline(engine, st)
+    name = os.path.basename(path)
     try:
-        prep = audio_input.prepare(path, engine.sample_rate, engine.n_samples / engine.sample_rate,
-                                engine.synth.settings.note, bool(shift))
+        raw, sr = audio_input.read_audio(path)
+        msgs: list[str] = []
+        x = audio_input.resample(audio_input.fix_range(raw, name, msgs), sr, engine.sample_rate)
+        cond = condition(x, engine.sample_rate, engine.n_samples, pipe.loudness_ref,
+                         engine.synth.settings.note, bool(shift), name, msgs)
     except audio_input.AudioInputError as exc:
         raise UserError(str(exc)) from None
-    m = current_model(engine, st)
-    target_lm = log_mel(prep.audio)
-    name = os.path.basename(path)
-    pitch = f"{prep.f0:.1f} Hz" if prep.f0 else "no pitch found"
-    label = f"audio: {name} ({pitch})"
-    if m.model.has_latent:
-        z = m.encode(target_lm).numpy()[0]
-        st = set_current_z(engine, st, z, label)
-    else:
-        st = set_current_params(engine, st, m.infer(target_lm).numpy()[0], label)
-    st = dict(st, target=prep.audio, ratio=prep.ratio if prep.shifted else 1.0, at_detected=bool(at_detected))
-    view = render_view(engine, st)
-    return st, _compare(engine, st, view, prep, at_detected)
+    res = pipe.match_audio(cond.audio, engine.sample_rate, FAST, conditioned=cond)
+    st = _store(engine, dict(st, target=cond.audio, encoder_target=cond.encoder_audio, note=cond.note,
+                             ratio=float(2.0 ** (cond.shift / 12.0)), at_detected=bool(at_detected),
+                             cond_text=cond.describe(), cond_f0=cond.f0, messages=cond.messages), res)
+    pitch = f"{cond.f0:.1f} Hz" if cond.f0 else "no pitch found"
+    best = st["candidates"][0]
+    st = _make_current(engine, st, 0, f"audio: {name} ({pitch}) -> {best['kind']}: {best['name']}")
+    st["audio_label"] = st["label"]
+    return st, _compare(engine, st, render_view(engine, st))
 
 
-def _compare(engine: Engine, st: dict, view: dict, prep=None, at_detected: bool = False) -> dict:
-    target = st["target"]
-    sc = float(spectral_convergence(mel(target), mel(view["audio_raw"]))[0])
-    lm_in = log_mel(target)[0].numpy()
-    view["compare"] = plots.mel_pair_figure(lm_in, view["logmel"], "input (at note 60)" if st["ratio"] != 1
-                                            else "input", f"output (SC {sc:.3f})")
+def _compare(engine: Engine, st: dict, view: dict) -> dict:
+    """Score the current sound against the target at the target's note; the input player, the comparison."""
+    target, note = st["target"], int(st.get("note", engine.synth.settings.note))
+    out = view["audio_raw"] if note == engine.synth.settings.note else engine.synth.render_one(st["full"], note)
+    sc = float(spectral_convergence(mel(target), mel(out))[0])
+    view["compare"] = plots.mel_pair_figure(log_mel(target)[0].numpy(), log_mel(out)[0].numpy(),
+                                            f"input (note {note})", f"output at note {note} (SC {sc:.3f})")
     view["input_audio"] = (engine.sample_rate, to_int16(target))
     view["sc"] = sc
-    if at_detected and st["ratio"] != 1.0:  # play the result back at the pitch of the upload
-        back = fit_length(audio_input.pitch_shift(view["audio_raw"], 1.0 / st["ratio"]), engine.n_samples)
-        view["audio"] = (engine.sample_rate, to_int16(back))
-    details = ""
-    if prep is not None:
-        f0 = f"detected f0 {prep.f0:.1f} Hz" if prep.f0 else "no pitch detected (not shifted)"
-        details = f"{f0}; shifted x{prep.ratio:.3f}; " if prep.shifted else f"{f0}; "
-    view["sc_text"] = (f"{details}SC = {sc:.3f} (||Y - X||_F / ||X||_F on linear mel magnitude; "
-                       f"1.0 = silence)")
+    if st.get("at_detected"):
+        view["audio"] = (engine.sample_rate, to_int16(out))
+    notes = "".join(f" Note: {m}." for m in st.get("messages") or [])
+    view["sc_text"] = (f"{st.get('cond_text', '')}. SC = {sc:.3f} (||Y - X||_F / ||X||_F on linear mel "
+                       f"magnitude; 1.0 = silence), {len(st.get('candidates') or [])} candidates ranked by "
+                       f"log-mel L1 + SC.{notes}")
+    view["candidates"] = candidate_rows(st)
     return view
 
 
-def refine_current(engine: Engine, st: dict, budget: int, progress=None) -> tuple[dict, dict]:
-    """CMA-ES refinement of the current parameters against the last audio input (explorer.evaluate.refine)."""
+def refine_current(engine: Engine, st: dict, budget: int, progress=None, stop=None, on_best=None
+                   ) -> tuple[dict, dict]:
+    """Re-run the pipeline on the last input with `budget` CMA-ES renders from its best candidate.
+
+    `progress(fraction, desc=...)` (Gradio's), `stop()` -> True cancels (the candidates found so far are
+    kept), `on_best(fraction done, text)` gets the best so far as the refinement goes."""
     if st.get("target") is None:
         raise UserError("refine needs a target: match an uploaded or recorded sound first")
     budget = int(budget)
     if not 10 <= budget <= 2000:
         raise UserError("refine budget must be 10..2000 renders")
-    from explorer.evaluate.refine import refine
+    pipe = pipeline(engine, st)
+    target = torch.log(mel(st["target"])[0] + LOG_EPS)
+    enc = torch.log(mel(st["encoder_target"])[0] + LOG_EPS)
 
-    m = current_model(engine, st)
-    cb = None
-    if progress is not None:
-        def cb(done, total, best):
-            progress(done / total, desc=f"refine: {done}/{total} renders, objective {best:.3f}")
-    v_best, history = refine(engine.synth, st["target"], np.asarray(st["full"]), m.param_indices,
-                             budget=budget, progress_callback=cb)
-    v = np.asarray(v_best)[m.param_indices]
-    st = set_current_params(engine, st, v, st["label"].split(" [refined")[0] + f" [refined {budget}]",
-                            full=np.asarray(v_best, np.float32))
-    view = render_view(engine, st)
-    view = _compare(engine, st, view, None, st.get("at_detected", False))
-    h0, h1 = history[0], history[-1]
-    view["sc_text"] = (f"refined with {budget} renders: log-mel L1 {h0['logmel_l1']:.3f} -> "
-                       f"{h1['logmel_l1']:.3f}, SC {h0['sc']:.3f} -> {h1['sc']:.3f}; " + view["sc_text"])
+    def cb(stage, done, total, best):
+        text = (f"refine: {done}/{total} renders ({stage}); best so far: {best.kind} {best.name}, log-mel L1 "
+                f"{best.scores['logmel_l1']:.3f}, SC {best.scores['sc']:.3f}")
+        if progress is not None:
+            progress(min(1.0, done / max(1, total)), desc=text)
+        if on_best is not None:
+            on_best(min(1.0, done / max(1, total)), text)
+        return not (stop is not None and stop())
+
+    res = pipe.match_target(target, enc, st["note"], Budget(renders=budget, seconds=None), cb)
+    h0 = st["candidates"][0]["scores"] if st.get("candidates") else None
+    st = _store(engine, st, res)
+    base = st.get("audio_label", st["label"]).split(" [refined")[0]
+    tag = f" [refined {budget}{', cancelled' if res.cancelled else ''}]"
+    st = _make_current(engine, st, 0, base + tag)
+    view = _compare(engine, st, render_view(engine, st))
+    b = st["candidates"][0]["scores"]
+    before = f"log-mel L1 {h0['logmel_l1']:.3f} -> {b['logmel_l1']:.3f}, SC {h0['sc']:.3f} -> {b['sc']:.3f}; " if h0 else ""
+    view["sc_text"] = (f"{'cancelled after' if res.cancelled else 'refined with'} {budget} renders "
+                       f"({res.renders} in all, {res.seconds:.1f} s): {before}" + view["sc_text"])
     return st, view
+
+
+def play_candidate(engine: Engine, st: dict, k) -> dict:
+    from explorer.app.state import play_item
+
+    return play_item(engine, st.get("candidates") or [], k, "candidate")
+
+
+def candidate_to_current(engine: Engine, st: dict, k) -> dict:
+    from explorer.app.state import pick
+
+    c = pick(st.get("candidates") or [], k, "candidate")
+    i = next(j for j, x in enumerate(st["candidates"]) if x is c)
+    return _make_current(engine, st, i, f"candidate c{i}: {c['kind']}: {c['name']}")

@@ -1,0 +1,65 @@
+"""The matching pipeline with a debug checkpoint, a debug candidate index and the real synth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from explorer.data.features import log_mel
+from explorer.evaluate import candidates
+from explorer.evaluate.pipeline import FAST, L1_SLACK, Budget, MatchPipeline, rank
+from explorer.models.checkpoint import load_model, make_debug_checkpoint
+
+
+@pytest.fixture(scope="module")
+def pipe(synth, tmp_path_factory):
+    from explorer.app.map_export import build_debug_map
+
+    ck = make_debug_checkpoint(tmp_path_factory.mktemp("pipe") / "debug.pt", n_params=16)
+    build_debug_map(str(ck), synth, n=24)  # writes latent_map.* and match_index.npz beside the checkpoint
+    return MatchPipeline(load_model(ck, device="cpu"), synth, candidates.load(str(ck)))
+
+
+def test_index_round_trip(pipe):
+    idx = pipe.index
+    assert len(idx) == 24 and idx.z.shape == (24, pipe.model.latent_dim) and idx.params.shape == (24, 16)
+    lm = log_mel(pipe.synth.render(pipe.model.full_params(idx.params[5:6])))[0].numpy()
+    assert idx.nearest_logmel(lm, 3)[0] == 5 and idx.nearest_latent(idx.z[7], 1)[0] == 7
+
+
+def test_fast_finds_an_index_sound_at_another_note(pipe, one_thread):
+    """Target: index sound 3 played at note 67. Candidates render at the target's note and are scored there."""
+    full = pipe.model.full_params(pipe.index.params[3:4])
+    audio = pipe.synth.render(full, note=67)[0]
+    target = log_mel(audio)[0]
+    enc = log_mel(pipe.synth.render(full)[0])[0]  # what the encoder would see (moved to note 60)
+    res = pipe.match_target(target, enc, 67, FAST)
+    assert res.note == 67 and res.renders == len(res.candidates)
+    assert res.best.kind == "nearest (log-mel)" and res.best.scores["logmel_l1"] < 0.05
+    kinds = {c.kind for c in res.candidates}
+    assert {"model", "nearest (log-mel)", "nearest (latent)"} <= kinds
+    assert [id(c) for c in rank(res.candidates)] == [id(c) for c in res.candidates]
+    best_l1 = min(c.scores["logmel_l1"] for c in res.candidates)
+    assert res.best.scores["logmel_l1"] <= best_l1 * (1 + L1_SLACK)
+    # the same sound scored at note 60 is far off: the note matters
+    at60 = pipe.match_target(target, enc, 60, Budget(renders=0, seconds=None, k_logmel=1, k_latent=0, explore=0))
+    assert at60.best.scores["logmel_l1"] > res.best.scores["logmel_l1"] + 0.1
+
+
+def test_budget_refine_and_cancel(pipe, one_thread):
+    rng = np.random.default_rng(1)
+    full = pipe.model.full_params(rng.random((1, 16)).astype(np.float32))
+    target = log_mel(pipe.synth.render(full)[0])[0]
+    res = pipe.match_target(target, target, 60, Budget(renders=20, seconds=None, k_logmel=4, k_latent=2, explore=3))
+    n_cand = sum(c.kind != "refined" for c in res.candidates)
+    assert res.renders == n_cand + 20 and any(c.kind == "refined" for c in res.candidates)
+    start = min((c for c in res.candidates if c.kind != "refined"), key=lambda c: c.score)
+    assert res.best.score <= start.score + 1e-9
+    seen = []
+
+    def stop_after_candidates(stage, done, total, best):
+        seen.append((stage, done, total, best.score))
+        return stage == "candidates"  # False at the next report: cancel
+
+    res = pipe.match_target(target, target, 60, Budget(renders=50, seconds=None, explore=3), stop_after_candidates)
+    assert res.cancelled and all(c.kind != "refined" for c in res.candidates) and seen[0][0] == "candidates"
