@@ -55,6 +55,25 @@ def children_rss_mb(pid: int) -> float:
     return total
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds of a process, with its waited-for children (a synth worker's render children)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(app process CPU s, its children's CPU s: the synth workers and their renders)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    kids = 0.0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            kids += sum(cpu_s(int(c)) for c in f.read().split())
+    return own, kids
+
+
 def load_avg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -63,7 +82,7 @@ def start_app(args, log_path: str):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [sys.executable, "app.py", "--port", str(port), *shlex.split(args.app_args)]
+    cmd = [sys.executable, args.app_script, "--port", str(port), *shlex.split(args.app_args)]
     if args.checkpoint:
         cmd += ["--checkpoint", args.checkpoint]
     log = open(log_path, "w")  # noqa: SIM115 - the app's log, closed with the app
@@ -220,6 +239,7 @@ def main() -> int:
     ap.add_argument("mode", choices=["mixed", "open", "memory"])
     ap.add_argument("--checkpoint", default="checkpoints/flow_dis_16/model.pt")
     ap.add_argument("--app-args", default="", help="more arguments for app.py, e.g. '--session-ttl 60'")
+    ap.add_argument("--app-script", default="app.py", help="the app to start (e.g. a profiling wrapper)")
     ap.add_argument("--url", help="use a running app instead of starting one (no RSS figures)")
     ap.add_argument("--users", type=int, default=8)
     ap.add_argument("--actions", type=int, default=15)
@@ -246,11 +266,18 @@ def main() -> int:
         before = mem()
         print(f"server RSS before: {before[0]:.1f} MB (synth workers {before[1]:.1f} MB)")
         if args.mode == "mixed":
-            report(*run_users(url, args.users, args.actions, time.time() + args.time_limit, args.seed))
+            cpu0 = cpu_split(proc.pid) if proc else (0.0, 0.0)
+            result = run_users(url, args.users, args.actions, time.time() + args.time_limit, args.seed)
+            report(*result)
+            if proc:
+                cpu1 = cpu_split(proc.pid)
+                n = max(1, result[3])
+                print(f"server CPU per action: app process {1000 * (cpu1[0] - cpu0[0]) / n:.0f} ms, "
+                      f"synth workers and renders {1000 * (cpu1[1] - cpu0[1]) / n:.0f} ms")
         elif args.mode == "open":
             failed_rounds, failed = 0, 0
             for r in range(args.rounds):
-                timings, errors, wall, done = run_users(url, args.users, args.actions,
+                _timings, errors, wall, done = run_users(url, args.users, args.actions,
                                                         time.time() + args.time_limit, args.seed + r, at_once=True)
                 bad = [e for e in errors if "WAV" in e or "Content-Length" in e or "download" in e.lower()]
                 failed += len(bad)

@@ -34,8 +34,8 @@ def tab(ctx: Ctx) -> None:
                 view["sc_text"]]
 
     @guard(len(outs), STATUS_AT)
-    def on_audio(st, path, shift, at_detected):
-        return unpack(*A.audio_in(ctx.engine, ctx.ensure(st), path, shift, at_detected))
+    def on_audio(st, audio, shift_to_note_60, play_at_detected_pitch):
+        return unpack(*A.audio_in(ctx.engine, ctx.ensure(st), audio, shift_to_note_60, play_at_detected_pitch))
 
     ins = [ctx.state, audio_in, shift_cb, detected_cb]
     match_btn.click(on_audio, ins, outs, api_name="audio_in")
