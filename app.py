@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     from explorer.app import serving
 
     tmp_root = serving.make_temp_root()  # before any Gradio component exists
-    serving.handle_sigterm()  # SIGTERM stops the app like Ctrl-C: the temp folder goes
+    serving.setup_process()  # SIGTERM stops the app like Ctrl-C (the temp folder goes); malloc arenas
     # import the UI stack (gradio: seconds) while the synth workers and the model start
     ui_import = threading.Thread(target=lambda: __import__("explorer.app.ui"), daemon=True)
     ui_import.start()

@@ -245,6 +245,8 @@ def main() -> int:
     ap.add_argument("--actions", type=int, default=15)
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--sessions", type=int, default=30)
+    ap.add_argument("--warm-sessions", type=int, default=30,
+                    help="memory mode: sessions run before the measured ones (the allocator's high-water mark)")
     ap.add_argument("--idle-wait", type=float, default=0.0,
                     help="memory mode: also measure after waiting this long (the app's idle expiry)")
     ap.add_argument("--time-limit", type=float, default=300.0, help="seconds per phase at most")
@@ -263,6 +265,9 @@ def main() -> int:
     try:
         # one warm-up session: the first of everything (figures, caches) is not what we measure
         run_users(url, 1, 8, time.time() + args.time_limit, seed=999)
+        if os.environ.get("APP_LOAD_SIGNAL") and proc:  # profiling wrappers: mark this moment
+            os.kill(proc.pid, int(os.environ["APP_LOAD_SIGNAL"]))
+            time.sleep(5)
         before = mem()
         print(f"server RSS before: {before[0]:.1f} MB (synth workers {before[1]:.1f} MB)")
         if args.mode == "mixed":
@@ -287,14 +292,26 @@ def main() -> int:
                     print("  ", e)
             print(f"rounds with errors: {failed_rounds} / {args.rounds}; failed downloads: {failed}")
         else:
+            for s in range(args.warm_sessions):
+                run_users(url, 1, 6, time.time() + args.time_limit, seed=10_000 + s)
+            time.sleep(3)
+            start, before = before, mem()
+            print(f"server RSS after {args.warm_sessions} warm-up sessions: {before[0]:.1f} MB")
             for s in range(args.sessions):
                 _, errors, _, _ = run_users(url, 1, 6, time.time() + args.time_limit, seed=s)
                 for e in errors:
                     print("  ", e)
-            time.sleep(3)  # the app handles each closed session's unload
+                if (s + 1) % 10 == 0:
+                    print(f"  after {s + 1} sessions: RSS {mem()[0]:.1f} MB")
+            time.sleep(12)  # the app handles each closed session's unload (and trims its heap every 10 s)
+            if os.environ.get("APP_LOAD_SIGNAL") and proc:
+                os.kill(proc.pid, int(os.environ["APP_LOAD_SIGNAL"]))
+                time.sleep(10)
             after = mem()
-            print(f"server RSS after {args.sessions} sessions: {after[0]:.1f} MB "
-                  f"({(after[0] - before[0]) / args.sessions:+.2f} MB per session; synth workers {after[1]:.1f} MB)")
+            print(f"server RSS after {args.sessions} further sessions: {after[0]:.1f} MB "
+                  f"({(after[0] - before[0]) / args.sessions:+.2f} MB per session; since the start "
+                  f"{(after[0] - start[0]) / (args.sessions + args.warm_sessions):+.2f} MB per session; "
+                  f"synth workers {after[1]:.1f} MB)")
             if args.idle_wait:
                 time.sleep(args.idle_wait)
                 late = mem()

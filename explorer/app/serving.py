@@ -76,11 +76,32 @@ def make_temp_root() -> str:
     return root
 
 
-def handle_sigterm() -> None:
-    """SIGTERM ends the app like Ctrl-C: Gradio closes the server, then the exit handlers run."""
+def setup_process(arenas: int = 2) -> None:
+    """SIGTERM ends the app like Ctrl-C (Gradio closes the server, then the exit handlers run); glibc's
+    malloc keeps at most `arenas` arenas (default: 8 per core, one per busy thread, each keeping its
+    high-water mark: the app's RSS grew with every new request thread)."""
     def on_term(signum, frame):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_term)
+    if _libc() is not None:
+        _libc().mallopt(-8, arenas)  # M_ARENA_MAX
+
+
+def _libc():
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:  # not glibc: nothing to tune
+        return None
+
+
+def release_memory() -> None:
+    """Give freed heap memory back to the system (glibc `malloc_trim`), e.g. after sessions ended."""
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 # -- whole files in Gradio's cache ------------------------------------------------------------------
@@ -173,13 +194,13 @@ class SessionReaper:
 
     def __init__(self, demo, ttl: float, interval: float | None = None):
         self.demo, self.ttl = demo, float(ttl)
-        self.interval = interval or max(1.0, min(30.0, self.ttl / 4))
-        self.dropped = 0
+        self.interval = interval or max(1.0, min(10.0, self.ttl / 4))
+        self.dropped = self._trimmed_at = 0
         import gradio as gr
 
         def on_unload(request):
-            if request is not None and request.session_hash:
-                self.drop(request.session_hash)
+            if request is not None and request.session_hash and self.drop(request.session_hash):
+                log.info("session ended (closed); %d open", self.sessions())
         on_unload.__annotations__ = {"request": gr.Request, "return": None}  # Gradio passes the request
         demo.unload(on_unload)
         self._stop = threading.Event()
@@ -219,6 +240,9 @@ class SessionReaper:
             try:
                 if n := self.sweep():
                     log.info("%d idle session(s) ended (%d open)", n, self.sessions())
+                if self.dropped != self._trimmed_at:  # sessions ended since the last trim
+                    self._trimmed_at = self.dropped
+                    release_memory()
             except Exception:  # the sweep must never stop; the next one tries again
                 log.exception("session sweep failed")
 
