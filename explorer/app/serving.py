@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import atexit
+import datetime
 import hashlib
 import json
 import logging
@@ -227,7 +228,9 @@ class SessionReaper:
             return 0
         now, n = time.time(), 0
         for sid, last in list(holder.time_last_used.items()):
-            if now - last.timestamp() > self.ttl and not self._busy(sid):
+            if self._busy(sid):  # idle time counts from the end of its last event
+                holder.time_last_used[sid] = datetime.datetime.now()
+            elif now - last.timestamp() > self.ttl:
                 n += self.drop(sid)
         return n
 
