@@ -6,8 +6,9 @@
   are removed at start.
 - `SessionReaper`: Gradio keeps, per session, the `gr.State` values *and* the last value of every output
   (for deep links: the map figure alone is megabytes) until its state holder is full (10,000 sessions). The
-  reaper drops a session's whole record when the session ends (`demo.unload`: tab closed, client closed)
-  or has been idle (no event) for `ttl` seconds. A user who comes back later starts afresh.
+  reaper drops a session's whole record when the session ends (`demo.unload`: tab or client closed; after
+  a grace of min(60 s, ttl / 2) without a new event, since a heartbeat that merely reconnects also fires
+  unload) or has been idle (no event) for `ttl` seconds. A user who comes back later starts afresh.
 - `install_atomic_cache()`: Gradio writes an output sound into its cache at a path named by the sound's
   hash, in place (`processing_utils.save_audio_to_cache`, `save_bytes_to_cache`). When several sessions
   produce the same sound at once, one truncates and rewrites the file while another's download of it is
@@ -196,12 +197,14 @@ class SessionReaper:
     def __init__(self, demo, ttl: float, interval: float | None = None):
         self.demo, self.ttl = demo, float(ttl)
         self.interval = interval or max(1.0, min(10.0, self.ttl / 4))
+        self.grace = min(60.0, self.ttl / 2)
+        self.closed: dict[str, float] = {}  # session -> when its unload came
         self.dropped = self._trimmed_at = 0
         import gradio as gr
 
         def on_unload(request):
-            if request is not None and request.session_hash and self.drop(request.session_hash):
-                log.info("session ended (closed); %d open", self.sessions())
+            if request is not None and request.session_hash:
+                self.closed[request.session_hash] = time.time()
         on_unload.__annotations__ = {"request": gr.Request, "return": None}  # Gradio passes the request
         demo.unload(on_unload)
         self._stop = threading.Event()
@@ -227,10 +230,19 @@ class SessionReaper:
         if holder is None:
             return 0
         now, n = time.time(), 0
+        for sid, at in list(self.closed.items()):
+            last = holder.time_last_used.get(sid)
+            if last is None or last.timestamp() > at:  # gone already, or back (a reconnected heartbeat)
+                self.closed.pop(sid, None)
+            elif now - at > self.grace and not self._busy(sid):
+                self.closed.pop(sid, None)
+                if self.drop(sid):
+                    log.info("session ended (closed); %d open", self.sessions())
         for sid, last in list(holder.time_last_used.items()):
             if self._busy(sid):  # idle time counts from the end of its last event
                 holder.time_last_used[sid] = datetime.datetime.now()
             elif now - last.timestamp() > self.ttl:
+                self.closed.pop(sid, None)
                 n += self.drop(sid)
         return n
 
