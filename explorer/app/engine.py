@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -58,12 +59,15 @@ class Engine:
     """Shared resources: synth host, models (loaded once, on first use), latent maps, preset mapping."""
 
     def __init__(self, checkpoints: dict[str, str], default: str | None = None, synth=None,
-                 synth_workers: int = 2, device: str | None = None):
+                 synth_workers: int = 2, device: str | None = None, tmpdir: str | None = None):
+        """`tmpdir`: where exports are written (the app passes Gradio's cache folder, which ages them out);
+        default: a new temp folder, removed by `close()`."""
         if not checkpoints:
             raise UserError("no checkpoints given")
         self.checkpoints = dict(checkpoints)
         self.default = default if default in self.checkpoints else next(iter(self.checkpoints))
         self.device = device
+        self._own_synth = synth is None
         if synth is None:
             from explorer.synth.host import Synth
 
@@ -76,7 +80,8 @@ class Engine:
         self._entries: dict[str, ModelEntry] = {}
         self._lock = threading.Lock()
         self._pmap = None
-        self.tmpdir = tempfile.mkdtemp(prefix="flowsynth-app-")
+        self._own_tmpdir = tmpdir is None
+        self.tmpdir = tempfile.mkdtemp(prefix="flowsynth-app-") if tmpdir is None else tmpdir
         self.pool = ThreadPoolExecutor(2, thread_name_prefix="engine")
         # CREPE + librosa cost ~10 s on their first call: `warm` starts loading them in the background (the
         # page is served meanwhile); the first audio input joins this thread (`ready_for_audio`)
@@ -86,6 +91,21 @@ class Engine:
     def ready_for_audio(self) -> None:
         if self.conditioning_warm.is_alive():
             self.conditioning_warm.join()
+
+    def close(self) -> None:
+        """Stop the thread pool, and the synth workers and the exports folder if the engine made them."""
+        self.pool.shutdown(wait=False)
+        if self._own_synth:
+            self.synth.close()
+        if self._own_tmpdir:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def write_file(self, name: str, data: bytes) -> str:
+        """Write an output file (e.g. an export) under `tmpdir`, named by its content and written atomically:
+        whole for any number of concurrent readers, and one copy however often it is asked for."""
+        from explorer.app.serving import write_cached
+
+        return write_cached(self.tmpdir, name, data)
 
     # -- resources ---------------------------------------------------------------------------
     def entry(self, name: str | None = None) -> ModelEntry:

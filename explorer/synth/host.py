@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import queue
 import subprocess
 import sys
 import threading
@@ -142,6 +143,11 @@ class Synth:
                 self._workers += list(ex.map(lambda _: self._start(self.plugin_path), range(n - 1)))
         self.n_params: int = self._workers[0].n_params
         self._params: list[Param] | None = None
+        # every call (from any thread) takes an idle worker from here and gives it back: concurrent callers
+        # (the app's users) use different workers instead of queueing on one
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        for w in self._workers:
+            self._idle.put(w)
 
     def _start(self, path: str) -> _Worker:
         try:
@@ -166,15 +172,23 @@ class Synth:
     def workers(self) -> int:
         return len(self._workers)
 
+    def _call(self, cmd: str, payload=None):
+        """Run one command on whichever worker is idle first (waiting for one if all are busy)."""
+        w = self._idle.get()
+        try:
+            return w.call(cmd, payload)
+        finally:
+            self._idle.put(w)
+
     # -- parameter spec ----------------------------------------------------------------------
     @property
     def params(self) -> list[Param]:
         """The parameter spec, read from the plugin (names, units, discrete steps from a text sweep)."""
         if self._params is None:
-            desc = self._workers[0].call("describe")
+            desc = self._call("describe")
             grid = np.linspace(0.0, 1.0, _SWEEP)
             queries = [(d["index"], float(v)) for d in desc for v in grid]
-            texts = self._workers[0].call("text", queries)
+            texts = self._call("text", queries)
             params = []
             for k, d in enumerate(desc):
                 distinct = len(set(texts[k * _SWEEP : (k + 1) * _SWEEP]))
@@ -192,12 +206,12 @@ class Synth:
     def texts(self, values: np.ndarray) -> list[str]:
         """Real-unit display text of each parameter for one full normalised vector `values[P]`."""
         values = self._check(values[None])[0]
-        return self._workers[0].call("text", [(i, float(v)) for i, v in enumerate(values)])
+        return self._call("text", [(i, float(v)) for i, v in enumerate(values)])
 
     def state(self, values: np.ndarray | None = None) -> bytes:
         """The plugin's saved state for one full normalised vector (None: its pristine defaults)."""
         payload = None if values is None else self._check(np.asarray(values)[None])[0]
-        return self._workers[0].call("state", payload)
+        return self._call("state", payload)
 
     # -- rendering ---------------------------------------------------------------------------
     def _check(self, params: np.ndarray) -> np.ndarray:
@@ -217,36 +231,33 @@ class Synth:
                ) -> np.ndarray:
         """Render `params[N, P]` (normalised, full plugin vectors) -> `audio[N, T]` float32.
 
-        `note`: the MIDI note played (default `settings.note`), e.g. a matched input's own pitch."""
+        `note`: the MIDI note played (default `settings.note`), e.g. a matched input's own pitch. Chunks of
+        at most `chunk` rows, and at least one per worker, run on idle workers in parallel."""
         params = self._check(params)
         n = len(params)
         out = np.empty((n, self.settings.n_samples), np.float32)
         if n == 0:
             return out
+        chunk = max(1, min(chunk, -(-n // len(self._workers))))
         chunks = [(i, min(n, i + chunk)) for i in range(0, n, chunk)]
         bar = None
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=n, desc="render", unit="sound")
-        free = list(self._workers)
-        free_lock = threading.Lock()
 
         def run(span):
             a, b = span
-            with free_lock:
-                w = free.pop()
-            try:
-                out[a:b] = w.call("render", self._payload(params[a:b], note))
-            finally:
-                with free_lock:
-                    free.append(w)
+            out[a:b] = self._call("render", self._payload(params[a:b], note))
             if bar is not None:
                 bar.update(b - a)
 
         try:
-            with ThreadPoolExecutor(len(self._workers)) as ex:
-                list(ex.map(run, chunks))
+            if len(chunks) == 1:
+                run(chunks[0])
+            else:
+                with ThreadPoolExecutor(min(len(chunks), len(self._workers))) as ex:
+                    list(ex.map(run, chunks))
         finally:
             if bar is not None:
                 bar.close()
@@ -259,7 +270,7 @@ class Synth:
     def plugin_render_time(self, values: np.ndarray) -> float:
         """Seconds the plugin itself takes for one render (no process overhead): the floor."""
         row = self._check(np.asarray(values)[None])[0]
-        return float(self._workers[0].call("timing", self._payload(row)))
+        return float(self._call("timing", self._payload(row)))
 
     def describe(self) -> dict:
         return {"plugin": self.plugin_path, "settings": asdict(self.settings), "n_params": self.n_params}

@@ -5,8 +5,10 @@ the real synth. `app_server` and `make_models` are reused by tests/test_browser.
 """
 
 import contextlib
+import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -41,39 +43,54 @@ def make_models(root, synth, sizes=(16, 30), n_map=40):
     return root
 
 
-@contextlib.contextmanager
-def app_server(root, log_path, timeout=120.0):
-    """Start `python app.py` on a free port with the checkpoints under `root`; yield its URL."""
-    port = free_port()
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
-    log = open(log_path, "w")  # noqa: SIM115 - closed in the finally below
-    proc = subprocess.Popen(
-        [sys.executable, "app.py", "--checkpoints-dir", str(root), "--checkpoint",
-         str(root / "debug_16" / "model.pt"), "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+def start_app(root, log, args=(), env=None, port: int | None = None, timeout=120.0):
+    """Start `python app.py` with the checkpoints under `root` (on `port`, else a free one passed as
+    `--port`; `port=0`: no flag, the environment decides) -> (process, URL) once it serves its page."""
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1",
+               **(env or {}))
+    cmd = [sys.executable, "app.py", "--checkpoints-dir", str(root), "--checkpoint", str(root / "debug_16" / "model.pt"),
+           *args]
+    if port != 0:
+        port = port or free_port()
+        cmd += ["--port", str(port)]
+    else:
+        port = int(env["GRADIO_SERVER_PORT"])
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    try:
-        t0 = time.time()
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"app exited ({proc.returncode}): {Path(log_path).read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.time() - t0 > timeout:
-                raise RuntimeError(f"app not up after {timeout} s: {Path(log_path).read_text()[-2000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
+    t0 = time.time()
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app exited ({proc.returncode}): {Path(log.name).read_text()[-2000:]}")
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        if time.time() - t0 > timeout:
             proc.kill()
-        log.close()
+            raise RuntimeError(f"app not up after {timeout} s: {Path(log.name).read_text()[-2000:]}")
+        time.sleep(0.3)
+
+
+def stop_app(proc) -> int:
+    proc.terminate()
+    try:
+        return proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+@contextlib.contextmanager
+def app_server(root, log_path, timeout=120.0, args=(), env=None):
+    """Start `python app.py` on a free port with the checkpoints under `root`; yield its URL."""
+    with open(log_path, "w") as log:
+        proc, url = start_app(root, log, args, env, timeout=timeout)
+        try:
+            yield url
+        finally:
+            stop_app(proc)
 
 
 @pytest.fixture(scope="module")
@@ -226,3 +243,68 @@ def test_choose_model(client):
     with pytest.raises(AppError, match="nope is not in the list of choices"):
         client.predict("nope", api_name="/choose_model")
     client.predict("debug_16", api_name="/choose_model")
+
+
+def test_parameters_named(client):
+    """Every endpoint's parameters have real names in view_api (none is `param_N`), and calls by name work."""
+    eps = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    names = {ep: [p["parameter_name"] for p in v["parameters"]] for ep, v in eps.items()}
+    unnamed = {ep: n for ep, n in names.items() if any(not x or x.startswith("param") for x in n)}
+    assert not unnamed, unnamed
+    assert names["/select_point"] == ["index"] and names["/decode_xy"] == ["x", "y"]
+    assert names["/set_dim"] == ["dim", "value"] and names["/neighbourhood"] == ["sigma", "count", "seed"]
+    assert names["/set_latent"] == [f"z{i}" for i in range(N_DIMS)]
+    assert names["/set_semantic"] == [f"s{i}" for i in range(N_SEM)]
+    assert names["/interpolate"] == ["steps"] and names["/play_neighbour"] == ["neighbour"]
+    assert names["/play_step"] == ["step"] and names["/audio_in"][0] == "audio"
+    main_ok(client.predict(index=4, api_name="/select_point"))
+    out = main_ok(client.predict(dim=2, value=0.75, api_name="/set_dim"))
+    assert out[6 + 2] == pytest.approx(0.75)
+
+
+def test_identical_downloads_whole(server):
+    """Several sessions asking for the same sound at the same moment each download it whole (gradio
+    issue 8878: the cache file was rewritten in place while another session's download was served)."""
+    import threading
+
+    from gradio_client import Client
+
+    n, rounds = 6, 3
+    clients = [Client(server[0], verbose=False) for _ in range(n)]
+    barrier = threading.Barrier(n)
+    results: list = []
+
+    def fetch(c, r):
+        barrier.wait()
+        out = c.predict(10 + r, api_name="/select_point")
+        results.append((r, Path(out[0]).read_bytes()))
+
+    try:
+        for r in range(rounds):
+            threads = [threading.Thread(target=fetch, args=(c, r)) for c in clients]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    finally:
+        for c in clients:
+            c.close()
+    assert len(results) == n * rounds
+    for r in range(rounds):
+        wavs = {data for rr, data in results if rr == r}
+        assert len(wavs) == 1  # the same bytes for every session
+        data, sr = sf.read(io.BytesIO(wavs.pop()))
+        assert sr == 22050 and data.shape == (88200,)
+
+
+def docs_example() -> str:
+    """The gradio_client example of docs/APP.md (the python block after 'API example')."""
+    text = Path(ROOT, "docs", "APP.md").read_text()
+    return re.search(r"<!-- api-example -->\s*```python\n(.*?)```", text, re.DOTALL).group(1)
+
+
+def test_docs_example_runs(server, capsys):
+    code = docs_example().replace("http://127.0.0.1:7860/", server[0]).replace("index=42", "index=7")
+    exec(compile(code, "docs/APP.md", "exec"), {})  # noqa: S102 - our own documentation's example
+    out = capsys.readouterr().out
+    assert "audio.wav neighbour n3" in out and "My_sound.bank" in out

@@ -46,6 +46,6 @@ def interpolate(engine: Engine, st: dict, steps: int) -> tuple[dict, dict]:
                 "status": f"interpolated {st['ends']['A']['label']} -> {st['ends']['B']['label']} in {steps} steps"}
 
 
-def step_to_current(engine: Engine, st: dict, k) -> dict:
-    it = pick(st["steps"], k, "step")
-    return set_current_z(engine, st, it["z"], f"interpolation step {k}")
+def step_to_current(engine: Engine, st: dict, step) -> dict:
+    it = pick(st["steps"], step, "step")
+    return set_current_z(engine, st, it["z"], f"interpolation step {step}")

@@ -33,14 +33,14 @@ def decode_xy(engine: Engine, st: dict, x: float, y: float) -> dict:
     return set_current_z(engine, st, z, f"map point ({x:.2f}, {y:.2f})", (x, y))
 
 
-def map_click(engine: Engine, st: dict, payload: str) -> dict:
+def map_click(engine: Engine, st: dict, click: str) -> dict:
     """Browser click: JSON `{"kind": "point", "index": i}` | `{"kind": "xy", "x", "y"}` |
     `{"kind": "neighbour" | "step", "index": k}`."""
     try:
-        p = json.loads(payload) if isinstance(payload, str) else dict(payload)
+        p = json.loads(click) if isinstance(click, str) else dict(click)
         kind = p.get("kind", "xy")
     except (ValueError, TypeError, AttributeError):
-        raise UserError(f"bad map click payload {str(payload)[:80]!r}") from None
+        raise UserError(f"bad map click {str(click)[:80]!r}") from None
     if kind == "point":
         return select_point(engine, st, int(p["index"]))
     if kind == "xy" and p.get("tol"):  # a click within a few pixels of a dot selects the dot

@@ -27,6 +27,6 @@ def neighbourhood(engine: Engine, st: dict, sigma: float, count: int, seed: int 
                 "status": f"{count} neighbours sampled around {st['label']} (sigma {sigma:g})"}
 
 
-def neighbour_to_current(engine: Engine, st: dict, k) -> dict:
-    it = pick(st["neighbours"], k, "neighbour")
-    return set_current_z(engine, st, it["z"], f"neighbour {k} of {st['label']}")
+def neighbour_to_current(engine: Engine, st: dict, neighbour) -> dict:
+    it = pick(st["neighbours"], neighbour, "neighbour")
+    return set_current_z(engine, st, it["z"], f"neighbour {neighbour} of {st['label']}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 
 import numpy as np
 
@@ -24,14 +23,9 @@ def export_preset(engine: Engine, st: dict, name: str = "") -> tuple[str, str]:
     name = (name or "").strip() or st["label"][:40]
     full = np.asarray(st["full"], np.float64)
     pmap = engine.pmap
-    d = tempfile.mkdtemp(dir=engine.tmpdir)
-    bank = os.path.join(d, _safe_name(name) + ".bank")
-    with open(bank, "w", encoding="utf-8") as f:
-        f.write(bank_text([(name, pmap.to_raw(full))]))
-    js = os.path.join(d, _safe_name(name) + ".json")
-    with open(js, "w", encoding="utf-8") as f:
-        json.dump(preset_json(name, full, pmap, engine.synth.texts(full)), f, indent=1)
-    return bank, js
+    bank = engine.write_file(_safe_name(name) + ".bank", bank_text([(name, pmap.to_raw(full))]).encode("utf-8"))
+    js = json.dumps(preset_json(name, full, pmap, engine.synth.texts(full)), indent=1)
+    return bank, engine.write_file(_safe_name(name) + ".json", js.encode("utf-8"))
 
 
 MAX_PRESET_BYTES = 2 * 1024 * 1024
@@ -70,13 +64,13 @@ def load_presets(engine: Engine, st: dict, path: str) -> tuple[dict, list[str], 
     return st, list(presets), f"{name}: {len(presets)} preset(s) loaded; choose one and place it on the map"
 
 
-def place_preset(engine: Engine, st: dict, choice: str) -> dict:
+def place_preset(engine: Engine, st: dict, preset: str) -> dict:
     """Put a loaded preset on the map through the inverse regression flow (params -> latent)."""
     if not st["presets"]:
         raise UserError("load a .bank or JSON preset first")
-    if choice not in st["presets"]:
-        raise UserError(f"unknown preset {choice!r}")
+    if preset not in st["presets"]:
+        raise UserError(f"unknown preset {preset!r}")
     m = current_model(engine, st)
-    full = np.asarray(st["presets"][choice], np.float32)
+    full = np.asarray(st["presets"][preset], np.float32)
     v = full[m.param_indices]
-    return set_current_params(engine, st, v, f"preset: {choice}")
+    return set_current_params(engine, st, v, f"preset: {preset}")

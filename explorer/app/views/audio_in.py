@@ -57,8 +57,8 @@ def tab(ctx: Ctx) -> None:
                 rows, gr.update(choices=[r[0] for r in rows], value=None), view["sc_text"]]
 
     @guard(len(outs), STATUS_AT)
-    def on_audio(st, path, shift, at_detected):
-        return unpack(*A.audio_in(ctx.engine, ctx.ensure(st), path, shift, at_detected))
+    def on_audio(st, audio, track_pitch, play_at_input_note):
+        return unpack(*A.audio_in(ctx.engine, ctx.ensure(st), audio, track_pitch, play_at_input_note))
 
     ins = [ctx.state, audio_in, shift_cb, detected_cb]
     match_btn.click(on_audio, ins, outs, api_name="audio_in")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import traceback
 from dataclasses import dataclass, field
@@ -55,18 +57,30 @@ class Ctx:
 
     def view_of(self, fn):
         """Handler for an action (engine, state, *inputs) -> state: render the new current sound and pack."""
-        @guard(len(self.main), STATUS_AT)
         def handler(st, *inputs):
             st = fn(self.engine, self.ensure(st), *inputs)
             return self.pack(st, A.render_view(self.engine, st))
         handler.__name__ = fn.__name__
-        return handler
+        # the API's parameter names are the action's (after engine, state)
+        return guard(len(self.main), STATUS_AT)(named(list(inspect.signature(fn).parameters)[2:])(handler))
+
+
+def named(names: list[str]):
+    """Decorator: give `fn(st, *inputs)` the signature `(st, name1, name2, ...)`. Gradio takes an endpoint's
+    parameter names from its handler's signature (`*inputs` would be `param_1`, ... in `view_api`)."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+
+    def deco(fn):
+        fn.__signature__ = inspect.Signature([inspect.Parameter(n, kind) for n in ["st", *names]])
+        return fn
+    return deco
 
 
 def guard(n_out: int, status_at: int):
     """Wrap a handler: user errors -> warning toast + status message, other outputs unchanged; any other
     exception is logged and reported the same way, so the session goes on."""
     def deco(fn):
+        @functools.wraps(fn)  # keeps the handler's signature: the API's parameter names
         def wrapped(*args, **kw):
             try:
                 return fn(*args, **kw)
@@ -79,6 +93,5 @@ def guard(n_out: int, status_at: int):
             out = [gr.skip()] * n_out
             out[status_at] = f"Error: {msg}"
             return out if n_out > 1 else out[0]
-        wrapped.__name__ = fn.__name__
         return wrapped
     return deco

@@ -37,8 +37,8 @@ def tab(ctx: Ctx) -> None:
     set_b.click(lambda st: on_end(st, "B"), [ctx.state], end_outs, api_name="set_b")
 
     @guard(6, 5)
-    def on_interp(st, n):
-        st, out = A.interpolate(ctx.engine, ctx.ensure(st), n)
+    def on_interp(st, steps):
+        st, out = A.interpolate(ctx.engine, ctx.ensure(st), steps)
         return (st, plots.to_plot(out["strip"]), plots.to_plot(out["trajectories"]),
                 gr.update(choices=out["choices"], value=None), out["overlay"], out["status"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from explorer.app import actions as A
-from explorer.app.views.common import STATUS_AT, Ctx, guard
+from explorer.app.views.common import STATUS_AT, Ctx, guard, named
 
 
 def _sliders(prefix: str, labels: list[str], n: int, short: str) -> list:
@@ -28,6 +28,7 @@ def tab(ctx: Ctx, lat_labels: list[str], sem_labels: list[str]) -> None:
     main = ctx.main
 
     @guard(len(main), STATUS_AT)
+    @named([f"z{i}" for i in range(A.MAX_DIMS)])
     def on_latent(st, *values):
         st = A.set_latent(ctx.engine, ctx.ensure(st), list(values))
         return ctx.pack(st, A.render_view(ctx.engine, st))
@@ -36,6 +37,7 @@ def tab(ctx: Ctx, lat_labels: list[str], sem_labels: list[str]) -> None:
           show_progress="hidden")
 
     @guard(len(main), STATUS_AT)
+    @named([f"s{i}" for i in range(A.MAX_SEMANTIC)])
     def on_semantic(st, *values):
         st = A.set_semantic(ctx.engine, ctx.ensure(st), list(values))
         return ctx.pack(st, A.render_view(ctx.engine, st))

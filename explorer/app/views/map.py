@@ -35,8 +35,8 @@ def wire(ctx: Ctx, demo: gr.Blocks, model_dd, colour_dd, map_click) -> None:
     colour_dd.change(on_colour, [ctx.state, colour_dd], [ctx.state, ctx.map_plot], api_name="colour_map")
 
     @guard(n_main + 2, STATUS_AT)
-    def on_model(st, name):
-        st = A.choose_model(engine, ctx.ensure(st), name)
+    def on_model(st, model):
+        st = A.choose_model(engine, ctx.ensure(st), model)
         e = engine.entry(st["model"])
         lat_l, sem_l = A.slider_labels(engine, e.name)
         view = A.render_view(engine, st)
@@ -60,5 +60,8 @@ def wire(ctx: Ctx, demo: gr.Blocks, model_dd, colour_dd, map_click) -> None:
         api_summary = gr.JSON()
     api_btns[0].click(ctx.view_of(A.select_point), [ctx.state, api_index], main, api_name="select_point")
     api_btns[1].click(ctx.view_of(A.decode_xy), [ctx.state, api_x, api_y], main, api_name="decode_xy")
-    api_btns[2].click(guard(1, 0)(lambda st: A.summary(engine, ctx.ensure(st))), [ctx.state], [api_summary],
-                      api_name="current")
+    @guard(1, 0)
+    def current(st):
+        return A.summary(engine, ctx.ensure(st))
+
+    api_btns[2].click(current, [ctx.state], [api_summary], api_name="current")

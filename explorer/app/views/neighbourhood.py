@@ -6,12 +6,13 @@ import gradio as gr
 
 from explorer.app import actions as A
 from explorer.app import plots
-from explorer.app.views.common import Ctx, guard
+from explorer.app.views.common import Ctx, guard, named
 
 
 def play_handler(ctx: Ctx, key: str, what: str):
     """Handler: play item `k` of the state's `key` list (neighbours / steps) in the tab's own player."""
     @guard(3, 2)
+    @named([what])
     def on_play(st, k):
         if not k and k != 0:
             return gr.skip(), gr.skip(), gr.skip()
@@ -37,8 +38,8 @@ def tab(ctx: Ctx) -> None:
             neigh_mel = gr.Plot(show_label=False)
 
     @guard(5, 4)
-    def on_neigh(st, sg, n, sd):
-        st, out = A.neighbourhood(ctx.engine, ctx.ensure(st), sg, n, None if sd is None else int(sd))
+    def on_neigh(st, sigma, count, seed):
+        st, out = A.neighbourhood(ctx.engine, ctx.ensure(st), sigma, count, None if seed is None else int(seed))
         return st, plots.to_plot(out["strip"]), gr.update(choices=out["choices"], value=None), \
             out["overlay"], out["status"]
 

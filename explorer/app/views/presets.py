@@ -31,10 +31,10 @@ def tab(ctx: Ctx) -> None:
     export_btn.click(on_export, [ctx.state, preset_name], [export_files, ctx.status], api_name="export_preset")
 
     @guard(3, 2)
-    def on_preset_file(st, path):
-        if path is None:
+    def on_preset_file(st, file):
+        if file is None:
             return gr.skip(), gr.skip(), gr.skip()
-        st, choices, msg = A.load_presets(ctx.engine, ctx.ensure(st), path)
+        st, choices, msg = A.load_presets(ctx.engine, ctx.ensure(st), file)
         return st, gr.update(choices=choices, value=choices[0]), msg
 
     preset_file.upload(on_preset_file, [ctx.state, preset_file], [ctx.state, preset_dd, ctx.status],
