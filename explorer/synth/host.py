@@ -201,13 +201,20 @@ class Synth:
             raise SynthError("parameters contain NaN or infinite values")
         return np.clip(params, 0.0, 1.0)
 
-    def _payload(self, rows: np.ndarray):
+    def _payload(self, rows: np.ndarray, note: int | None = None, velocity: int | None = None):
         s = self.settings
-        return (rows, s.note, s.velocity, s.hold, s.duration)
+        note = s.note if note is None else int(note)
+        velocity = s.velocity if velocity is None else int(velocity)
+        if not (0 <= note <= 127 and 1 <= velocity <= 127):
+            raise SynthError(f"MIDI note must be 0..127 and velocity 1..127 (got {note}, {velocity})")
+        return (rows, note, velocity, s.hold, s.duration)
 
-    def render(self, params: np.ndarray, progress: bool = False, chunk: int = 16) -> np.ndarray:
-        """Render `params[N, P]` (normalised, full plugin vectors) -> `audio[N, T]` float32."""
+    def render(self, params: np.ndarray, progress: bool = False, chunk: int = 16, note: int | None = None,
+               velocity: int | None = None) -> np.ndarray:
+        """Render `params[N, P]` (normalised, full plugin vectors) -> `audio[N, T]` float32, at the settings'
+        MIDI note and velocity unless `note` / `velocity` are given (the models always use the settings')."""
         params = self._check(params)
+        self._payload(params[:0], note, velocity)  # refuse a bad note before any work
         n = len(params)
         out = np.empty((n, self.settings.n_samples), np.float32)
         if n == 0:
@@ -223,10 +230,11 @@ class Synth:
 
         def run(span):
             a, b = span
-            with free_lock:
-                w = free.pop()
+            with free_lock:  # the last idle worker (the first one also answers `texts`), else the last
+                w = next((x for x in reversed(free) if not x.lock.locked()), free[-1])
+                free.remove(w)
             try:
-                out[a:b] = w.call("render", self._payload(params[a:b]))
+                out[a:b] = w.call("render", self._payload(params[a:b], note, velocity))
             finally:
                 with free_lock:
                     free.append(w)
@@ -234,16 +242,19 @@ class Synth:
                 bar.update(b - a)
 
         try:
-            with ThreadPoolExecutor(len(self._workers)) as ex:
-                list(ex.map(run, chunks))
+            if len(chunks) == 1:  # one sound (the app's every click): no thread pool to start
+                run(chunks[0])
+            else:
+                with ThreadPoolExecutor(len(self._workers)) as ex:
+                    list(ex.map(run, chunks))
         finally:
             if bar is not None:
                 bar.close()
         return out
 
-    def render_one(self, values: np.ndarray) -> np.ndarray:
-        """Render one full normalised vector `values[P]` -> `audio[T]`."""
-        return self.render(np.asarray(values)[None])[0]
+    def render_one(self, values: np.ndarray, note: int | None = None, velocity: int | None = None) -> np.ndarray:
+        """Render one full normalised vector `values[P]` -> `audio[T]` (at `note` / `velocity` when given)."""
+        return self.render(np.asarray(values)[None], note=note, velocity=velocity)[0]
 
     def plugin_render_time(self, values: np.ndarray) -> float:
         """Seconds the plugin itself takes for one render (no process overhead): the floor."""

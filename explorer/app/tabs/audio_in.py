@@ -39,7 +39,8 @@ def audio_in(engine: Engine, st: dict, path: str, shift: bool = True, at_detecte
         st = set_current_z(engine, st, z, label)
     else:
         st = set_current_params(engine, st, m.infer(target_lm).numpy()[0], label)
-    st = dict(st, target=prep.audio, ratio=prep.ratio if prep.shifted else 1.0, at_detected=bool(at_detected))
+    st = dict(st, target=prep.audio, ratio=prep.ratio if prep.shifted else 1.0, at_detected=bool(at_detected),
+              origin={"kind": "audio"})
     view = render_view(engine, st)
     return st, _compare(engine, st, view, prep, at_detected)
 
@@ -82,7 +83,7 @@ def refine_current(engine: Engine, st: dict, budget: int, progress=None) -> tupl
                              budget=budget, progress_callback=cb)
     v = np.asarray(v_best)[m.param_indices]
     st = set_current_params(engine, st, v, st["label"].split(" [refined")[0] + f" [refined {budget}]",
-                            full=np.asarray(v_best, np.float32))
+                            full=np.asarray(v_best, np.float32), origin=st.get("origin"))
     view = render_view(engine, st)
     view = _compare(engine, st, view, None, st.get("at_detected", False))
     h0, h1 = history[0], history[-1]

@@ -79,4 +79,4 @@ def place_preset(engine: Engine, st: dict, choice: str) -> dict:
     m = current_model(engine, st)
     full = np.asarray(st["presets"][choice], np.float32)
     v = full[m.param_indices]
-    return set_current_params(engine, st, v, f"preset: {choice}")
+    return set_current_params(engine, st, v, f"preset: {choice}", origin={"kind": "preset", "full": full})
