@@ -4,9 +4,12 @@ Written next to a checkpoint by `python -m explorer.app.map_export export --chec
 (`explorer.app.map_export`):
 - `latent_map.npz`: `z` float32 [N, D] (deterministic encodings), `xy` float32 [N, 2] (projection),
   `v` float32 [N, P] (each code decoded to parameters, so selecting a dot needs no decode),
-  `category` int16 [N], `tags` int8 [N, n_pairs], `split` uint8 [N];
-- `latent_map.json`: names, banks, category names, tag pairs, the projection method and the measured
-  quality of the 2-D <-> latent maps (see below), the command;
+  `category` int16 [N], `tags` int8 [N, n_pairs], `split` uint8 [N], `params` float32 [N, P] (each
+  sound's own parameters in the dataset: the original preset, for A/B), `predicted` bool [N] (category
+  predicted from the sound, not read from the name) and `category_p` float16 [N] (its probability);
+- `latent_map.json`: names (a preset's variants carry its name: "Pianola ~3"), banks, category names,
+  tag pairs, the projection method, the measured quality of the 2-D <-> latent maps (see below), the
+  category classifier and its held-out accuracy, the command and the paths (relative to the project);
 - `umap.pkl`: the fitted UMAP (when `--projection umap`, the default), for reuse outside the app.
 
 2-D <-> latent maps used by the app (`LatentMap.project` / `unproject`): inverse-distance-weighted k nearest
@@ -43,6 +46,14 @@ class LatentMap:
     tag_pairs: list[list[str]]  # [negative, positive, descriptor]
     meta: dict = field(default_factory=dict)
     v: np.ndarray | None = None  # float32 [N, P]: each code decoded at export (a dot click needs no decode)
+    params: np.ndarray | None = None  # float32 [N, P]: the dataset's own parameters (the original preset)
+    predicted: np.ndarray | None = None  # bool [N]: category predicted from the sound (not from the name)
+    category_p: np.ndarray | None = None  # float [N]: probability of the predicted category
+
+    def category_label(self, i: int) -> str:
+        """Category of dot `i` as shown: "pad", or "pad (predicted)" when the classifier chose it."""
+        name = self.category_names[int(self.category[i])]
+        return f"{name} (predicted)" if self.predicted is not None and self.predicted[i] else name
 
     def __post_init__(self) -> None:
         self.z = np.ascontiguousarray(self.z, np.float32)
@@ -80,7 +91,9 @@ class LatentMap:
         return int(np.argmin(d))
 
     def save(self, directory: str) -> None:
-        extra = {} if self.v is None else {"v": np.asarray(self.v, np.float32)}
+        extra = {k: np.asarray(a, t) for k, a, t in (("v", self.v, np.float32), ("params", self.params, np.float32),
+                                                      ("predicted", self.predicted, bool),
+                                                      ("category_p", self.category_p, np.float16)) if a is not None}
         np.savez(os.path.join(directory, MAP_NPZ), z=self.z, xy=self.xy,
                  category=np.asarray(self.category, np.int16), tags=np.asarray(self.tags, np.int8), **extra)
         meta = dict(self.meta, version=FORMAT_VERSION, names=self.names, banks=self.banks,
@@ -139,4 +152,5 @@ def load_map(checkpoint: str) -> LatentMap:
     with np.load(npz_path) as a:
         arrays = {k: a[k] for k in a.files}
     return LatentMap(arrays["z"], arrays["xy"], meta.pop("names"), meta.pop("banks"), arrays["category"],
-                     meta.pop("category_names"), arrays["tags"], meta.pop("tag_pairs"), meta, arrays.get("v"))
+                     meta.pop("category_names"), arrays["tags"], meta.pop("tag_pairs"), meta, arrays.get("v"),
+                     arrays.get("params"), arrays.get("predicted"), arrays.get("category_p"))

@@ -3,9 +3,12 @@
     python -m explorer.app.map_export export --checkpoint checkpoints/flow_dis_16/model.pt --data data/ds16
 
 Encodes every dataset sound with the model, fits the 2-D projection (UMAP, or PCA for tests), measures the
-quality of the app's kNN maps, decodes every code, and writes the files described in
-`explorer.app.latent_map` beside the checkpoint, plus the matching pipeline's candidate index
-(`match_index.npz`, train + valid sounds only: `explorer.evaluate.candidates`; not with `--limit`). `build_debug_map` makes a tiny map from random renders.
+quality of the app's kNN maps, decodes every code, names each variant after its preset, predicts a
+category for every sound whose name gives none (`explorer.app.categories`), keeps each sound's own
+parameters (A/B), and writes the files described in `explorer.app.latent_map` beside the checkpoint, with
+paths relative to the project, plus the matching pipeline's candidate index (`match_index.npz`, train +
+valid sounds only: `explorer.evaluate.candidates`; not with `--limit`). `build_debug_map` makes a tiny map
+from random renders.
 """
 
 from __future__ import annotations
@@ -21,7 +24,16 @@ import warnings
 import numpy as np
 
 from explorer import cli
+from explorer.app.categories import classify, variant_names
 from explorer.app.latent_map import K_NEIGHBOURS, UMAP_PKL, LatentMap, file_sha256
+
+PROJECT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def project_path(path: str) -> str:
+    """`path` relative to the project when it lies inside it (maps travel with the repository), else absolute."""
+    p = os.path.abspath(path)
+    return os.path.relpath(p, PROJECT) if p.startswith(PROJECT + os.sep) else p
 
 
 def encode_all(model, mels: np.ndarray, batch: int = 256) -> np.ndarray:
@@ -111,14 +123,20 @@ def measure_quality(lmap: LatentMap, reducer=None, n_eval: int = 200, seed: int 
 
 def build_map(z: np.ndarray, names: list[str], banks: list[str], category: np.ndarray,
               category_names: list[str], tags: np.ndarray, tag_pairs: list, method: str = "umap",
-              seed: int = 0, measure: bool = True) -> tuple[LatentMap, object]:
-    """Fit the 2-D projection of `z[N, D]` and assemble the map -> (LatentMap, fitted reducer or None)."""
+              seed: int = 0, measure: bool = True, groups: np.ndarray | None = None,
+              params: np.ndarray | None = None) -> tuple[LatentMap, object]:
+    """Fit the 2-D projection of `z[N, D]`, predict the missing categories (`groups[N]`: source preset of
+    each sound, for the held-out measure) and assemble the map -> (LatentMap, fitted reducer or None)."""
     t = time.perf_counter()
     xy, reducer = fit_projection(z, method, seed)
     meta = {"projection": method, "seed": seed, "fit_seconds": round(time.perf_counter() - t, 2),
             "created": time.strftime("%Y-%m-%d %H:%M:%S")}
-    lmap = LatentMap(z, xy, list(names), list(banks), np.asarray(category), list(category_names),
-                     np.asarray(tags), [list(p) for p in tag_pairs], meta)
+    groups = np.arange(len(z)) if groups is None else np.asarray(groups)
+    category, predicted, prob, meta["categories"] = classify(z, np.asarray(category), groups,
+                                                             list(category_names), seed)
+    lmap = LatentMap(z, xy, list(names), list(banks), category, list(category_names),
+                     np.asarray(tags), [list(p) for p in tag_pairs], meta, params=params, predicted=predicted,
+                     category_p=prob)
     if measure:
         lmap.meta["quality"] = measure_quality(lmap, reducer)
     return lmap, reducer
@@ -136,12 +154,18 @@ def export(checkpoint: str, data: str, method: str = "umap", seed: int = 0, devi
     t = time.perf_counter()
     z = encode_all(model, ds.mels[:n])
     print(f"encoded {n} sounds in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    rows = ds.index[:n]
+    sources = [int(r.get("source", -1)) for r in rows]
+    names = variant_names([r["name"] for r in rows], sources, [bool(r.get("augmented")) for r in rows])
+    # uniform draws (source -1) are their own group each
+    groups = np.array([s if s >= 0 else -1 - i for i, s in enumerate(sources)])
     lmap, reducer = build_map(
-        z, [r["name"] for r in ds.index[:n]], [r.get("bank", "") for r in ds.index[:n]],
-        np.asarray(ds.category[:n]), ds.meta.get("categories", ["other"]), np.asarray(ds.tags[:n]),
-        ds.meta.get("tag_pairs", []), method, seed)
-    lmap = _finish(lmap, reducer, model, z, checkpoint, data=os.path.abspath(data),
-                   command="python -m explorer.app.map_export " + " ".join(sys.argv[1:]))
+        z, names, [r.get("bank", "") for r in rows], np.asarray(ds.category[:n]),
+        ds.meta.get("categories", ["other"]), np.asarray(ds.tags[:n]), ds.meta.get("tag_pairs", []), method, seed,
+        groups=groups, params=np.asarray(ds.params[:n], np.float32))
+    args = [project_path(a) if os.path.exists(a) else a for a in sys.argv[1:]]
+    lmap = _finish(lmap, reducer, model, z, checkpoint, data=project_path(data),
+                   command="python -m explorer.app.map_export " + " ".join(args))
     if limit is None:  # the matching pipeline's candidate index (train + valid sounds only)
         from explorer.evaluate import candidates
 
@@ -153,8 +177,7 @@ def export(checkpoint: str, data: str, method: str = "umap", seed: int = 0, devi
 def _finish(lmap: LatentMap, reducer, model, z: np.ndarray, checkpoint: str, **meta) -> LatentMap:
     """Decode every code, record the checkpoint, save the map (and fitted UMAP) next to the checkpoint."""
     lmap.v = decode_all(model, z)
-    lmap.meta.update(checkpoint=os.path.abspath(checkpoint), checkpoint_sha256=file_sha256(checkpoint),
-                     **meta)
+    lmap.meta.update(checkpoint=project_path(checkpoint), checkpoint_sha256=file_sha256(checkpoint), **meta)
     directory = os.path.dirname(os.path.abspath(checkpoint))
     lmap.save(directory)
     if reducer is not None:
@@ -179,7 +202,7 @@ def build_debug_map(checkpoint: str, synth, n: int = 48, seed: int = 0, method: 
     category = rng.integers(0, len(cats), n).astype(np.int16)
     tags = rng.integers(-1, 2, (n, len(pairs))).astype(np.int8)
     names = [f"{cats[c]} {i:03d}" for i, c in enumerate(category)]
-    lmap, reducer = build_map(z, names, ["debug"] * n, category, cats, tags, pairs, method, seed)
+    lmap, reducer = build_map(z, names, ["debug"] * n, category, cats, tags, pairs, method, seed, params=v)
     from explorer.evaluate import candidates
 
     idx = candidates.from_arrays(model, np.arange(n), names, v, log_mel(audio).numpy(), z,

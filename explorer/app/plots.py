@@ -72,7 +72,8 @@ def map_figure(lmap, colour_by: str = "category", overlay: dict | None = None) -
                               xaxis={"visible": False}, yaxis={"visible": False})
         return {"data": [], "layout": layout}
     x0, x1, y0, y1 = lmap.bounds
-    text = np.array([f"{n}<br>{b}" for n, b in zip(lmap.names, lmap.banks)], dtype=object)
+    text = np.array([f"{n}<br>{b}<br>{_category_hover(lmap, i)}" for i, (n, b) in
+                     enumerate(zip(lmap.names, lmap.banks))], dtype=object)
     groups: list[tuple[str, np.ndarray, str]] = []
     if colour_by.startswith("tag:") and len(lmap.tag_pairs):
         labels = colour_options(lmap)[1:]
@@ -83,16 +84,20 @@ def map_figure(lmap, colour_by: str = "category", overlay: dict | None = None) -
             groups.append((label, np.flatnonzero(col == value), TAG_COLOURS[value]))
     else:
         cats = np.asarray(lmap.category)
-        for k, name in enumerate(lmap.category_names):
-            groups.append((name, np.flatnonzero(cats == k), PALETTE[k % len(PALETTE)]))
+        pred = np.zeros(len(cats), bool) if lmap.predicted is None else np.asarray(lmap.predicted, bool)
+        for k, name in enumerate(lmap.category_names):  # from the name, then predicted from the sound
+            groups.append((name, np.flatnonzero((cats == k) & ~pred), PALETTE[k % len(PALETTE)]))
+            groups.append((f"{name} (predicted)", np.flatnonzero((cats == k) & pred), PALETTE[k % len(PALETTE)]))
     kind = "scattergl" if len(lmap) > 5000 else "scatter"
     for k, (label, idx, colour) in enumerate(groups):
         if len(idx) == 0:
             continue
+        # predicted categories: the category's colour, paler, so the name-derived ones stand out
+        opacity = 0.35 if label.endswith("(predicted)") else 0.8
         data.append({"type": kind, "mode": "markers", "uid": f"ds:{k}", "name": f"{label} ({len(idx)})",
                      "x": _r(lmap.xy[idx, 0], 3), "y": _r(lmap.xy[idx, 1], 3), "customdata": idx.tolist(),
                      "text": text[idx].tolist(), "hovertemplate": "%{text}<extra></extra>",
-                     "marker": {"size": 6, "color": colour, "opacity": 0.75}})
+                     "marker": {"size": 6, "color": colour, "opacity": opacity}})
     # WebGL dots are drawn above every SVG trace: the overlay must be WebGL too to stay visible
     data += overlay_traces(overlay or empty_overlay(), kind)
     layout = _base_layout(
@@ -102,6 +107,13 @@ def map_figure(lmap, colour_by: str = "category", overlay: dict | None = None) -
         legend={"orientation": "h", "y": -0.08, "font": {"size": 10}},
         margin={"l": 50, "r": 10, "t": 10, "b": 10}, height=520)
     return {"data": data, "layout": layout}
+
+
+def _category_hover(lmap, i: int) -> str:
+    if lmap.predicted is not None and lmap.predicted[i]:
+        p = "" if lmap.category_p is None else f", p {float(lmap.category_p[i]):.2f}"
+        return f"{lmap.category_names[int(lmap.category[i])]} (predicted from the sound{p})"
+    return f"{lmap.category_names[int(lmap.category[i])]} (from the name)"
 
 
 def _xy_lists(points) -> tuple[list, list]:

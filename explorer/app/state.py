@@ -24,7 +24,8 @@ def new_state(engine: Engine, model_name: str | None = None) -> dict:
     """A fresh per-user state at the latent origin of the chosen model."""
     e = engine.entry(model_name)
     st = {"model": e.name, "colour": "category", "neighbours": [], "steps": [], "ends": {}, "presets": {},
-          "target": None, "ratio": 1.0}
+          "target": None, "ratio": 1.0, "note": engine.synth.settings.note,
+          "velocity": engine.synth.settings.velocity}
     return set_current_z(engine, st, np.zeros(e.model.latent_dim, np.float32), "latent origin (z = 0)")
 
 
@@ -32,9 +33,12 @@ def current_model(engine: Engine, st: dict):
     return engine.entry(st["model"]).model
 
 
-def set_current_z(engine: Engine, st: dict, z: np.ndarray, label: str, xy=None, v=None) -> dict:
+def set_current_z(engine: Engine, st: dict, z: np.ndarray, label: str, xy=None, v=None,
+                  origin: dict | None = None) -> dict:
     """Make latent code `z[D]` the current point: decode it to parameters. `xy`: where it was clicked on
-    the map (the marker goes there); otherwise the marker goes where the map projects `z`."""
+    the map (the marker goes there); otherwise the marker goes where the map projects `z`. `origin`: what
+    the sound reconstructs, for A/B (`{"kind": "dataset", "index": i}`, `{"kind": "preset", "full": v}`,
+    `{"kind": "audio"}`); None for a sound made in the latent space."""
     m = current_model(engine, st)
     z = np.asarray(z, np.float32).reshape(-1)
     if z.shape[0] != m.latent_dim or not np.all(np.isfinite(z)):
@@ -44,11 +48,12 @@ def set_current_z(engine: Engine, st: dict, z: np.ndarray, label: str, xy=None, 
         v = m.decode(torch.as_tensor(z[None]))[0].numpy()
     v = np.asarray(v, np.float32)
     st = dict(st, z=z, v=v, full=m.full_params(v[None])[0], label=label, xy=None if xy is None else
-              [float(xy[0]), float(xy[1])], _decode_s=time.perf_counter() - t)
+              [float(xy[0]), float(xy[1])], origin=origin, _decode_s=time.perf_counter() - t)
     return st
 
 
-def set_current_params(engine: Engine, st: dict, v: np.ndarray, label: str, full: np.ndarray | None = None) -> dict:
+def set_current_params(engine: Engine, st: dict, v: np.ndarray, label: str, full: np.ndarray | None = None,
+                       origin: dict | None = None) -> dict:
     """Make parameters `v[P]` the current point; its latent code comes from the inverse flow (or encoding)."""
     m = current_model(engine, st)
     v = np.clip(np.asarray(v, np.float32).reshape(-1), 0.0, 1.0)
@@ -59,7 +64,7 @@ def set_current_params(engine: Engine, st: dict, v: np.ndarray, label: str, full
         audio = engine.synth.render_one(m.full_params(v[None])[0])
         z = m.encode(log_mel(audio)).numpy()[0]
     full = m.full_params(v[None])[0] if full is None else np.asarray(full, np.float32)
-    return dict(st, z=z.astype(np.float32), v=v, full=full, label=label, xy=None,
+    return dict(st, z=z.astype(np.float32), v=v, full=full, label=label, xy=None, origin=origin,
                 _decode_s=time.perf_counter() - t)
 
 
@@ -119,7 +124,11 @@ def render_view(engine: Engine, st: dict, title: str | None = None) -> dict:
     t = time.perf_counter()
     # the parameter texts come from another synth worker while this one renders
     texts_job = engine.pool.submit(engine.synth.texts, st["full"])
+    played = None
+    if played_elsewhere(engine, st):  # heard at the user's note / velocity; analysed at the models' note
+        played = engine.pool.submit(engine.synth.render_one, st["full"], st["note"], st["velocity"])
     audio = engine.synth.render_one(st["full"])
+    heard = audio if played is None else played.result()
     times["render"] = time.perf_counter() - t
     t = time.perf_counter()
     lm = log_mel(audio)[0].numpy()
@@ -129,7 +138,7 @@ def render_view(engine: Engine, st: dict, title: str | None = None) -> dict:
     m = current_model(engine, st)
     ov = overlay(engine, st)
     view = {
-        "audio": (engine.sample_rate, to_int16(audio)),
+        "audio": (engine.sample_rate, to_int16(heard)),
         "mel": plots.mel_figure(lm, title or f"log-mel: {st['label']}"),
         "params": plots.params_figure(st["full"], engine.plugin_names, texts, set(m.param_indices),
                                       "parameters (blue: the model's set; hover for real units)"),
@@ -147,12 +156,19 @@ def render_view(engine: Engine, st: dict, title: str | None = None) -> dict:
     return view
 
 
+def played_elsewhere(engine: Engine, st: dict) -> bool:
+    """True when the user listens at another MIDI note or velocity than the one the models use."""
+    s = engine.synth.settings
+    return (st.get("note", s.note), st.get("velocity", s.velocity)) != (s.note, s.velocity)
+
+
 def info_text(engine: Engine, st: dict, ov: dict | None = None) -> str:
     ov = ov or overlay(engine, st)
     where = ""
     if ov.get("current") is not None:
         where = f" | map ({ov['current'][0]:.2f}, {ov['current'][1]:.2f})"
-    return f"**{st['label']}** | model `{st['model']}`{where}"
+    note = f" | note {st['note']}, velocity {st['velocity']}" if played_elsewhere(engine, st) else ""
+    return f"**{st['label']}** | model `{st['model']}`{where}{note}"
 
 
 def summary(engine: Engine, st: dict) -> dict:
@@ -192,7 +208,9 @@ def play_item(engine: Engine, items: list[dict], k, what: str) -> dict:
 
 def choose_model(engine: Engine, st: dict, name: str) -> dict:
     e = engine.entry(name)
-    return dict(new_state(engine, e.name), colour="category")
+    # what the user keeps across models: history, favourites (full plugin vectors), the note they play at
+    kept = {k: st[k] for k in ("history", "cursor", "favourites", "note", "velocity") if k in st}
+    return dict(new_state(engine, e.name), colour="category", **kept)
 
 
 def status_line(engine: Engine, st: dict) -> str:

@@ -14,7 +14,17 @@ import gradio as gr
 
 from explorer.app import actions as A
 from explorer.app import plots
-from explorer.app.views import audio_in, interpolation, macro, neighbourhood, presets
+from explorer.app.views import (
+    ab,
+    audio_in,
+    find,
+    interpolation,
+    keep,
+    live,
+    macro,
+    neighbourhood,
+    presets,
+)
 from explorer.app.views import map as map_view
 from explorer.app.views.common import Ctx
 
@@ -26,8 +36,12 @@ CSS = """
 
 
 def _load_js() -> str:
-    with open(os.path.join(STATIC, "map.js"), encoding="utf-8") as f:
-        return f.read()
+    """map.js and keys.js, each a function run once on page load, as the one function `launch(js=)` takes."""
+    parts = []
+    for name in ("map.js", "keys.js"):
+        with open(os.path.join(STATIC, name), encoding="utf-8") as f:
+            parts.append(f"({f.read().strip()})();")
+    return "() => {\n" + "\n".join(parts) + "\n}"
 
 
 def build(engine: A.Engine) -> tuple[gr.Blocks, dict]:
@@ -49,13 +63,16 @@ def build(engine: A.Engine) -> tuple[gr.Blocks, dict]:
                                            elem_id="model-choice")
                     colour_dd = gr.Dropdown(plots.colour_options(first.lmap), value="category",
                                             label="Colour by", elem_id="colour-by")
+                find_panel = find.panel()
                 map_plot = gr.Plot(show_label=False, elem_id="latent-map")
                 info = gr.Markdown(elem_id="current-info")
+                keep_bar = keep.bar()
                 map_click = gr.Textbox(visible="hidden", elem_id="map-click", label="map click")
                 overlay = gr.Textbox(visible="hidden", elem_id="map-overlay", label="map overlay")
             with gr.Column(scale=2):
                 audio = gr.Audio(label="Current sound", type="numpy", interactive=False, autoplay=True,
                                  elem_id="current-audio")
+                play_panel = live.panel()
                 mel_plot = gr.Plot(show_label=False, elem_id="current-mel")
                 params_plot = gr.Plot(show_label=False, elem_id="current-params")
         ctx = Ctx(engine, state, status, audio, mel_plot, params_plot, overlay, info, map_plot)
@@ -65,5 +82,9 @@ def build(engine: A.Engine) -> tuple[gr.Blocks, dict]:
             interpolation.tab(ctx)
             audio_in.tab(ctx)
             presets.tab(ctx)
+            ab.tab(ctx)
+            keep.tab(ctx, keep_bar)
         map_view.wire(ctx, demo, model_dd, colour_dd, map_click)
-    return demo, {"js": _load_js(), "css": CSS}
+        live.wire(ctx, play_panel)
+        find.wire(ctx, find_panel)
+    return demo, {"js": _load_js(), "css": CSS + live.CSS}

@@ -142,6 +142,14 @@ class LoadedModel:
         return self.model.decode(self._t(z)).float().cpu()
 
     @torch.no_grad()
+    def reconstruct(self, z: Tensor | np.ndarray) -> Tensor:
+        """z `Tensor[B, D]` -> the auto-encoder's own log-mel `Tensor[B, 64, 80]` (raw, not normalised): what
+        the model expects the sound to look like, without rendering it."""
+        self._need_latent()
+        x = self.model.decoder(self._t(z)).float().cpu()
+        return x.reshape(x.shape[0], *x.shape[-2:]) * self.std + self.mean
+
+    @torch.no_grad()
     def params_to_latent(self, v: Tensor | np.ndarray) -> Tensor:
         """v `Tensor[B, P]` in [0, 1] -> z `Tensor[B, D]` through the inverse regression flow."""
         if not self.model.invertible:

@@ -223,17 +223,22 @@ class Synth:
             raise SynthError("parameters contain NaN or infinite values")
         return np.clip(params, 0.0, 1.0)
 
-    def _payload(self, rows: np.ndarray, note: int | None = None):
+    def _payload(self, rows: np.ndarray, note: int | None = None, velocity: int | None = None):
         s = self.settings
-        return (rows, s.note if note is None else int(note), s.velocity, s.hold, s.duration)
+        note = s.note if note is None else int(note)
+        velocity = s.velocity if velocity is None else int(velocity)
+        if not (0 <= note <= 127 and 1 <= velocity <= 127):
+            raise SynthError(f"MIDI note must be 0..127 and velocity 1..127 (got {note}, {velocity})")
+        return (rows, note, velocity, s.hold, s.duration)
 
-    def render(self, params: np.ndarray, progress: bool = False, chunk: int = 16, note: int | None = None
-               ) -> np.ndarray:
-        """Render `params[N, P]` (normalised, full plugin vectors) -> `audio[N, T]` float32.
-
-        `note`: the MIDI note played (default `settings.note`), e.g. a matched input's own pitch. Chunks of
-        at most `chunk` rows, and at least one per worker, run on idle workers in parallel."""
+    def render(self, params: np.ndarray, progress: bool = False, chunk: int = 16, note: int | None = None,
+               velocity: int | None = None) -> np.ndarray:
+        """Render `params[N, P]` (normalised, full plugin vectors) -> `audio[N, T]` float32, at the settings'
+        MIDI note and velocity unless `note` / `velocity` are given (the models always use the settings'), e.g.
+        a matched input's own pitch. Chunks of at most `chunk` rows, and at least one per worker, run on idle
+        workers in parallel."""
         params = self._check(params)
+        self._payload(params[:0], note, velocity)  # refuse a bad note before any work
         n = len(params)
         out = np.empty((n, self.settings.n_samples), np.float32)
         if n == 0:
@@ -248,7 +253,7 @@ class Synth:
 
         def run(span):
             a, b = span
-            out[a:b] = self._call("render", self._payload(params[a:b], note))
+            out[a:b] = self._call("render", self._payload(params[a:b], note, velocity))
             if bar is not None:
                 bar.update(b - a)
 
@@ -263,9 +268,9 @@ class Synth:
                 bar.close()
         return out
 
-    def render_one(self, values: np.ndarray, note: int | None = None) -> np.ndarray:
-        """Render one full normalised vector `values[P]` -> `audio[T]` (at `note`, default the settings')."""
-        return self.render(np.asarray(values)[None], note=note)[0]
+    def render_one(self, values: np.ndarray, note: int | None = None, velocity: int | None = None) -> np.ndarray:
+        """Render one full normalised vector `values[P]` -> `audio[T]` (at `note` / `velocity` when given)."""
+        return self.render(np.asarray(values)[None], note=note, velocity=velocity)[0]
 
     def plugin_render_time(self, values: np.ndarray) -> float:
         """Seconds the plugin itself takes for one render (no process overhead): the floor."""

@@ -77,8 +77,18 @@ def test_export_cli_umap(tmp_path, synth):
     m = L.load_map(str(ckpt))
     ds = load_dataset(str(data))
     assert len(m) == len(ds) and m.z.shape == (len(ds), 16) and m.xy.shape == (len(ds), 2)
-    assert m.names == [r["name"] for r in ds.index] and np.array_equal(m.tags, ds.tags)
+    assert np.array_equal(m.tags, ds.tags)
+    # variants carry their preset's name and a number; human presets and uniform draws keep theirs
+    for name, r in zip(m.names, ds.index):
+        if r["augmented"] and r["source"] >= 0:
+            assert name.startswith(r["name"] + " ~") and name.rsplit("~", 1)[1].isdigit()
+        else:
+            assert name == r["name"]
     assert m.v.shape == (len(ds), 16) and np.all((m.v >= 0) & (m.v <= 1))
+    assert np.array_equal(m.params, ds.params)  # each sound's own preset, for A/B
+    # name-derived categories are kept; the classifier fills in the rest (or says why it did not)
+    named = np.asarray(ds.category) > 0
+    assert np.array_equal(m.category[named], np.asarray(ds.category)[named]) and not m.predicted[named].any()
     with open(ckpt.parent / L.UMAP_PKL, "rb") as f:
         reducer = pickle.load(f)
     assert np.allclose(reducer.embedding_, m.xy, atol=1e-5)
@@ -88,6 +98,7 @@ def test_export_cli_umap(tmp_path, synth):
               "umap_inverse_ms", "knn_inverse_ms"):
         assert np.isfinite(q[k]), k
     assert meta["projection"] == "umap" and os.path.samefile(meta["data"], data)
+    assert "n_named" in meta["categories"]
 
 
 def test_debug_map_stores_decoded_params(tmp_path, synth):

@@ -74,5 +74,10 @@
       if (t.uid && ov[t.uid]) { idx.push(i); xs.push(ov[t.uid][0]); ys.push(ov[t.uid][1]); }
     });
     if (idx.length) window.Plotly.restyle(gd, { x: xs, y: ys }, idx);
+    if (ov.centre) { // a search result: centre the map on it, keeping the zoom
+      const fl = gd._fullLayout, xr = fl.xaxis.range, yr = fl.yaxis.range;
+      const hx = (xr[1] - xr[0]) / 2, hy = (yr[1] - yr[0]) / 2, [cx, cy] = ov.centre;
+      window.Plotly.relayout(gd, { 'xaxis.range': [cx - hx, cx + hx], 'yaxis.range': [cy - hy, cy + hy] });
+    }
   };
 }

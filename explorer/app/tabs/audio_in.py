@@ -84,19 +84,19 @@ def audio_in(engine: Engine, st: dict, path: str, shift: bool = True, at_detecte
     except audio_input.AudioInputError as exc:
         raise UserError(str(exc)) from None
     res = pipe.match_audio(cond.audio, engine.sample_rate, FAST, conditioned=cond)
-    st = _store(engine, dict(st, target=cond.audio, encoder_target=cond.encoder_audio, note=cond.note,
+    st = _store(engine, dict(st, target=cond.audio, encoder_target=cond.encoder_audio, input_note=cond.note,
                              ratio=float(2.0 ** (cond.shift / 12.0)), at_detected=bool(at_detected),
                              cond_text=cond.describe(), cond_f0=cond.f0, messages=cond.messages), res)
     pitch = f"{cond.f0:.1f} Hz" if cond.f0 else "no pitch found"
     best = st["candidates"][0]
     st = _make_current(engine, st, 0, f"audio: {name} ({pitch}) -> {best['kind']}: {best['name']}")
-    st["audio_label"] = st["label"]
+    st = dict(st, audio_label=st["label"], origin={"kind": "audio"})  # A/B: the input beside the result
     return st, _compare(engine, st, render_view(engine, st))
 
 
 def _compare(engine: Engine, st: dict, view: dict) -> dict:
     """Score the current sound against the target at the target's note; the input player, the comparison."""
-    target, note = st["target"], int(st.get("note", engine.synth.settings.note))
+    target, note = st["target"], int(st.get("input_note", engine.synth.settings.note))
     out = view["audio_raw"] if note == engine.synth.settings.note else engine.synth.render_one(st["full"], note)
     sc = float(spectral_convergence(mel(target), mel(out))[0])
     view["compare"] = plots.mel_pair_figure(log_mel(target)[0].numpy(), log_mel(out)[0].numpy(),
@@ -137,12 +137,12 @@ def refine_current(engine: Engine, st: dict, budget: int, progress=None, stop=No
             on_best(min(1.0, done / max(1, total)), text)
         return not (stop is not None and stop())
 
-    res = pipe.match_target(target, enc, st["note"], Budget(renders=budget, seconds=None), cb)
+    res = pipe.match_target(target, enc, st["input_note"], Budget(renders=budget, seconds=None), cb)
     h0 = st["candidates"][0]["scores"] if st.get("candidates") else None
     st = _store(engine, st, res)
     base = st.get("audio_label", st["label"]).split(" [refined")[0]
     tag = f" [refined {budget}{', cancelled' if res.cancelled else ''}]"
-    st = _make_current(engine, st, 0, base + tag)
+    st = dict(_make_current(engine, st, 0, base + tag), origin={"kind": "audio"})
     view = _compare(engine, st, render_view(engine, st))
     b = st["candidates"][0]["scores"]
     before = f"log-mel L1 {h0['logmel_l1']:.3f} -> {b['logmel_l1']:.3f}, SC {h0['sc']:.3f} -> {b['sc']:.3f}; " if h0 else ""

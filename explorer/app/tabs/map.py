@@ -20,7 +20,8 @@ def select_point(engine: Engine, st: dict, index: int) -> dict:
     if not 0 <= i < len(lmap):
         raise UserError(f"no dataset point {i} (the map has {len(lmap)})")
     v = None if lmap.v is None else lmap.v[i]  # decoded at export
-    return set_current_z(engine, st, lmap.z[i], f"{lmap.names[i]} ({lmap.banks[i]})", lmap.xy[i], v)
+    return set_current_z(engine, st, lmap.z[i], f"{lmap.names[i]} ({lmap.banks[i]})", lmap.xy[i], v,
+                         origin={"kind": "dataset", "index": i})
 
 
 def decode_xy(engine: Engine, st: dict, x: float, y: float) -> dict:

@@ -73,4 +73,4 @@ def place_preset(engine: Engine, st: dict, preset: str) -> dict:
     m = current_model(engine, st)
     full = np.asarray(st["presets"][preset], np.float32)
     v = full[m.param_indices]
-    return set_current_params(engine, st, v, f"preset: {preset}")
+    return set_current_params(engine, st, v, f"preset: {preset}", origin={"kind": "preset", "full": full})

@@ -45,6 +45,7 @@ class Ctx:
         return st if st is not None else A.new_state(self.engine)
 
     def pack(self, st: dict, view: dict, msg: str | None = None) -> list:
+        st = A.remember(st)  # every sound the panel shows goes into the history (back / forward)
         lat_vals = view["latent"] + [0.0] * (A.MAX_DIMS - len(view["latent"]))
         sem_vals = view["semantic"] + [0.0] * (A.MAX_SEMANTIC - len(view["semantic"]))
         # beside each steering slider: its descriptor measured on the sound just rendered

@@ -6,6 +6,7 @@ import gradio as gr
 
 from explorer.app import actions as A
 from explorer.app.views.common import STATUS_AT, Ctx, guard, named
+from explorer.app.views.live import SLIDER_SLOT
 
 
 def _sliders(prefix: str, labels: list[str], n: int, short: str) -> list:
@@ -34,7 +35,7 @@ def tab(ctx: Ctx, lat_labels: list[str], sem_labels: list[str]) -> None:
         return ctx.pack(st, A.render_view(ctx.engine, st))
 
     gr.on([s.release for s in ctx.lat], on_latent, [ctx.state, *ctx.lat], main, api_name="set_latent",
-          show_progress="hidden")
+          show_progress="hidden", concurrency_id=SLIDER_SLOT)  # after any drag preview, never before
 
     @guard(len(main), STATUS_AT)
     @named([f"s{i}" for i in range(A.MAX_SEMANTIC)])
@@ -43,5 +44,5 @@ def tab(ctx: Ctx, lat_labels: list[str], sem_labels: list[str]) -> None:
         return ctx.pack(st, A.render_view(ctx.engine, st))
 
     gr.on([s.release for s in ctx.sem], on_semantic, [ctx.state, *ctx.sem], main, api_name="set_semantic",
-          show_progress="hidden")
+          show_progress="hidden", concurrency_id=SLIDER_SLOT)
     api_btn.click(ctx.view_of(A.set_dim), [ctx.state, api_dim, api_value], main, api_name="set_dim")
