@@ -122,7 +122,10 @@ class RayBackend:
         try:
             ray.init(address=None if self.address == "auto" else self.address, **kwargs)
         except Exception as exc:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError...
-            raise SynthError(f"cannot start or connect to Ray (--ray {self.address}): {exc}") from None
+            hint = "" if self.address in ("auto", "local") else (
+                " If the cluster uses token authentication, set RAY_AUTH_MODE=token here and give this machine "
+                "the cluster's token (~/.ray/auth_token or RAY_AUTH_TOKEN).")
+            raise SynthError(f"cannot start or connect to Ray (--ray {self.address}): {exc}.{hint}") from None
         self._owns_ray = True
         return ray
 
