@@ -165,7 +165,7 @@ def test_audio_in_at_detected_pitch(engine, st, tmp_path):
     path = str(tmp_path / "a440.wav")
     sf.write(path, (0.3 * np.sign(np.sin(2 * np.pi * 440 * t))).astype(np.float32), 44100)
     st, view = A.audio_in(engine, st, path, shift=True, at_detected=True)
-    assert st["ratio"] == pytest.approx(261.63 / 440, rel=0.02) and st["note"] == 69
+    assert st["ratio"] == pytest.approx(261.63 / 440, rel=0.02) and st["input_note"] == 69
     assert "detected f0 44" in view["sc_text"] and "note 69" in view["sc_text"]
     # every candidate was rendered at the input's note, is on the map, playable, and can become current
     assert all(c["audio"].shape == (88200,) for c in st["candidates"])

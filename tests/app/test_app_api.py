@@ -135,7 +135,7 @@ def test_init_and_map(client):
     out = client.predict(api_name="/init")
     main_ok(out[:-1])
     fig = json.loads(out[-1]["plot"])
-    assert fig["data"][0]["uid"] == "ds:0"
+    assert fig["data"][0]["uid"].startswith("ds:")  # dataset groups first (empty groups are left out)
     assert sum(len(t["x"]) for t in fig["data"] if t["uid"].startswith("ds:")) == 40
     out = client.predict("tag: dark / bright", api_name="/colour_map")
     names = {t["name"].split(" (")[0] for t in json.loads(out["plot"])["data"] if t["uid"].startswith("ds:")}
@@ -194,7 +194,7 @@ def test_audio_in_and_refine(client, tmp_path):
     sf.write(wav, (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), 44100)
     out = client.predict(handle_file(str(wav)), True, False, api_name="/audio_in")
     main_ok(out[:-5])
-    assert "detected f0 33" in out[-1] and "SC =" in out[-1]
+    assert re.search(r"detected f0 3[23]\d\.\d Hz", out[-1]) and "SC =" in out[-1]  # a 330 Hz tone
     assert sf.read(out[-5])[0].shape == (88200,)
     table = out[-3]
     rows = table["data"]

@@ -136,7 +136,7 @@ def test_load_click_point_and_empty_spot(page):
     assert "FlowSynth Explorer" in pg.content()
     pg.screenshot(path=os.path.join(ARTIFACTS, "01_loaded.png"))
     # a dataset dot: its name shows, the audio player gets the render, the star moves onto the dot
-    dot = pg.locator("#latent-map g.trace.scatter").nth(0).locator("path.point").nth(2)  # trace ds:0
+    dot = pg.locator("#latent-map g.trace.scatter").nth(0).locator("path.point").nth(2)  # the first dataset group
     box = dot.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     pg.mouse.move(cx, cy)
@@ -147,7 +147,7 @@ def test_load_click_point_and_empty_spot(page):
     href = audio_href(pg)
     assert href.endswith(".wav") and fetch_size(pg, href) > 88200 * 2  # 4 s of 16-bit audio
     dot_xy = pg.evaluate("""() => { const gd = document.querySelector('#latent-map .js-plotly-plot');
-        const t = gd.data.find(t => t.uid === 'ds:0'); return [t.x[2], t.y[2]]; }""")
+        const t = gd.data.find(t => (t.uid || '').startsWith('ds:')); return [t.x[2], t.y[2]]; }""")
     pg.wait_for_function("(xy) => { const gd = document.querySelector('#latent-map .js-plotly-plot');"
                          "const t = gd.data.find(t => t.uid === 'current');"
                          "return t.x.length && Math.abs(t.x[0] - xy[0]) < 1e-3 && Math.abs(t.y[0] - xy[1]) < 1e-3; }",

@@ -124,7 +124,7 @@ def test_semantic_eval_and_results_table(tiny, tmp_path):
     text = out.read_text()
     assert "## 16 parameters, test split" in text and "baseline: silence | 2 | 1.000 (1.000)" in text
     assert "## 30 parameters, test split" in text and "_No results yet._" in text
-    assert "--baseline silence" in text and "Semantic dimensions" in text and "**Budget.**" in text
+    assert "--baseline silence" in text and "Semantic controls" in text and "**Budget.**" in text
     # a model row whose SC is >= 1 is flagged
     res = json.loads((res_dir / "sil.json").read_text())
     res["rows"][0].update(name="cnn", kind="model", model="cnn")
