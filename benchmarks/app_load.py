@@ -247,6 +247,9 @@ def main() -> int:
     ap.add_argument("--sessions", type=int, default=30)
     ap.add_argument("--warm-sessions", type=int, default=30,
                     help="memory mode: sessions run before the measured ones (the allocator's high-water mark)")
+    ap.add_argument("--settle", type=float, default=20.0,
+                    help="memory mode: seconds to wait after the sessions (the app drops closed sessions after "
+                         "min(60, session-ttl / 2) s: pass --app-args '--session-ttl 20')")
     ap.add_argument("--idle-wait", type=float, default=0.0,
                     help="memory mode: also measure after waiting this long (the app's idle expiry)")
     ap.add_argument("--time-limit", type=float, default=300.0, help="seconds per phase at most")
@@ -294,7 +297,7 @@ def main() -> int:
         else:
             for s in range(args.warm_sessions):
                 run_users(url, 1, 6, time.time() + args.time_limit, seed=10_000 + s)
-            time.sleep(3)
+            time.sleep(args.settle)
             start, before = before, mem()
             print(f"server RSS after {args.warm_sessions} warm-up sessions: {before[0]:.1f} MB")
             for s in range(args.sessions):
@@ -303,7 +306,7 @@ def main() -> int:
                     print("  ", e)
                 if (s + 1) % 10 == 0:
                     print(f"  after {s + 1} sessions: RSS {mem()[0]:.1f} MB")
-            time.sleep(12)  # the app handles each closed session's unload (and trims its heap every 10 s)
+            time.sleep(args.settle)  # closed sessions are dropped after the app's grace, then its heap trimmed
             if os.environ.get("APP_LOAD_SIGNAL") and proc:
                 os.kill(proc.pid, int(os.environ["APP_LOAD_SIGNAL"]))
                 time.sleep(10)
