@@ -119,11 +119,12 @@ class MatchPipeline:
 
     def match_audio(self, audio: np.ndarray, sr: int | None = None, budget: Budget = DEFAULT,
                     progress: Progress | None = None, name: str = "input", messages: list[str] | None = None,
-                    conditioned=None) -> MatchResult:
-        """Mono `audio[T]` -> `MatchResult` (conditioning: `explorer.data.conditioning.condition`)."""
+                    conditioned=None, t0: float | None = None) -> MatchResult:
+        """Mono `audio[T]` -> `MatchResult` (conditioning: `explorer.data.conditioning.condition`).
+        `t0`: when the caller started on this sound (the seconds cap counts from there)."""
         from explorer.data.conditioning import condition
 
-        t0 = time.perf_counter()
+        t0 = time.perf_counter() if t0 is None else t0
         s = self.synth.settings
         c = conditioned or condition(audio, sr or s.sample_rate, s.n_samples, self.loudness_ref, s.note,
                                      name=name, messages=messages)

@@ -163,7 +163,7 @@ class Matcher:
         t0 = time.perf_counter()
         s = self.synth.settings
         cond = condition_file(path, s.sample_rate, s.n_samples, self.pipeline.loudness_ref, s.note)
-        res = self.pipeline.match_audio(cond.audio, s.sample_rate, budget, progress, conditioned=cond)
+        res = self.pipeline.match_audio(cond.audio, s.sample_rate, budget, progress, conditioned=cond, t0=t0)
         best = res.best
         name = name or _safe_stem(path)
         os.makedirs(out_dir, exist_ok=True)
