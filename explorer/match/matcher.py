@@ -144,6 +144,9 @@ class Matcher:
         self.pmap = ParamMap.from_synth(self.synth)
         self.cfg = MelConfig(sample_rate=self.synth.settings.sample_rate)
         self.pipeline = MatchPipeline(self.model, self.synth, self.index, self.cfg)
+        from explorer.data.conditioning import warm_up
+
+        warm_up(self.cfg.sample_rate)  # CREPE + librosa's first call (~10 s cold) here, not in a file's time cap
 
     def close(self) -> None:
         self.synth.close()
