@@ -91,7 +91,8 @@ def match_section(matches: list[dict]) -> list[str]:
             lines.append(f"| {row['name']} | {_fmt(m['logmel_l1']['mean'], 3)} ({_fmt(m['logmel_l1']['median'], 3)}) | "
                          f"{_fmt(m['sc']['mean'], 3)} ({_fmt(m['sc']['median'], 3)}) | "
                          f"{_fmt((m.get('sc_ln') or {}).get('mean'), 3)} | {secs} | {won} |")
-        lines += ["", f"`{res.get('command')}` ({res.get('_file')})", ""]
+        note = f" {res['note']}" if res.get("note") else ""
+        lines += ["", f"`{res.get('command')}` ({res.get('_file')}).{note}", ""]
     return lines
 
 

@@ -144,6 +144,9 @@ class Matcher:
         self.pmap = ParamMap.from_synth(self.synth)
         self.cfg = MelConfig(sample_rate=self.synth.settings.sample_rate)
         self.pipeline = MatchPipeline(self.model, self.synth, self.index, self.cfg)
+        from explorer.data.conditioning import warm_up
+
+        warm_up(self.cfg.sample_rate)  # CREPE + librosa's first call (~10 s cold) here, not in a file's time cap
 
     def close(self) -> None:
         self.synth.close()
@@ -163,7 +166,7 @@ class Matcher:
         t0 = time.perf_counter()
         s = self.synth.settings
         cond = condition_file(path, s.sample_rate, s.n_samples, self.pipeline.loudness_ref, s.note)
-        res = self.pipeline.match_audio(cond.audio, s.sample_rate, budget, progress, conditioned=cond)
+        res = self.pipeline.match_audio(cond.audio, s.sample_rate, budget, progress, conditioned=cond, t0=t0)
         best = res.best
         name = name or _safe_stem(path)
         os.makedirs(out_dir, exist_ok=True)

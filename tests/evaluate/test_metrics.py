@@ -79,5 +79,14 @@ def test_from_audio_silence():
     rng = np.random.default_rng(2)
     a = rng.standard_normal((2, 88200)).astype(np.float32) * 0.1
     m = metrics.audio_metrics_from_audio(a, np.zeros_like(a))
-    assert np.all(m["sc"] == 1.0)
-    assert set(m) == {"sc", "mse", "lsd", "mfcc", "logmel_l1"}
+    assert np.all(m["sc"] == 1.0) and np.all(m["sc_ln"] == 1.0)  # no gain makes silence sound
+    assert set(m) == {"sc", "sc_ln", "mse", "lsd", "mfcc", "logmel_l1"}
+
+
+def test_loudness_normalised_sc():
+    rng = np.random.default_rng(3)
+    x = rng.random((2, 64, 80))
+    y = rng.random((2, 64, 80))
+    np.testing.assert_allclose(metrics.spectral_convergence_gain(x, 9.0 * x), 0.0, atol=1e-12)  # 3x magnitude
+    assert np.all(metrics.spectral_convergence(x, 9.0 * x) > 1.9)
+    assert np.all(metrics.spectral_convergence_gain(x, y) <= metrics.spectral_convergence(x, y) + 1e-12)

@@ -46,8 +46,8 @@ def test_match_files_and_errors(tmp_path, pmap, capsys):
     assert rc == 0
     preset = json.loads((out / "tone.json").read_text())
     assert preset["budget"]["renders"] == 13 and any(c["kind"] == "refined" for c in preset["candidates"])
-    l1 = [c["logmel_l1"] for c in preset["candidates"]]
-    assert l1[0] <= min(l1) * 1.02 and preset["logmel_l1"] == l1[0]  # pipeline.rank: within 2 % of the best L1
+    scores = [c["logmel_l1"] + c["sc"] for c in preset["candidates"]]
+    assert scores == sorted(scores) and preset["logmel_l1"] == preset["candidates"][0]["logmel_l1"]
 
 
 def test_parse_budget():
