@@ -42,14 +42,15 @@ def make_models(root, synth, sizes=(16, 30), n_map=40):
 
 
 @contextlib.contextmanager
-def app_server(root, log_path, timeout=120.0):
-    """Start `python app.py` on a free port with the checkpoints under `root`; yield its URL."""
+def app_server(root, log_path, timeout=120.0, first=None):
+    """Start `python app.py` on a free port with the checkpoints under `root` (opening `first`, default
+    `root/debug_16/model.pt`); yield its URL."""
     port = free_port()
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
     log = open(log_path, "w")  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(
         [sys.executable, "app.py", "--checkpoints-dir", str(root), "--checkpoint",
-         str(root / "debug_16" / "model.pt"), "--port", str(port)],
+         str(first or root / "debug_16" / "model.pt"), "--port", str(port)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:

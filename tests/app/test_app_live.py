@@ -37,18 +37,23 @@ def test_drag_preview_moves_nothing_but_the_view(engine, st):
     vals = [0.0] * A.MAX_DIMS
     vals[2] = 1.5
     view = A.preview(engine, st, "latent", vals)
-    go.Figure(view["mel"]), go.Figure(view["params"])
+    drag = json.loads(view["drag"])
     assert view["audio"] is None and "(dragging)" in view["info"]
-    assert json.loads(view["overlay"])["current"][0]  # the star moves
-    assert np.all(st["z"] == 0)  # the state is untouched: the release commits
-    # the model's own log-mel of the moved code, not a render
-    assert "model's log-mel" in view["mel"]["layout"]["title"]["text"]
+    assert drag["overlay"]["current"][0] and set(drag["overlay"]) == set(plots.OVERLAY_UIDS)  # the star moves
+    assert np.all(st["z"] == 0) and view["z"][2] == np.float32(1.5)  # the state is untouched: the release commits
+    # the model's own log-mel of the moved code, not a render; the moved parameters
+    assert "model's log-mel" in drag["title"] and np.array(drag["mel"]).shape == (64, 80)
+    m = engine.entry().model
+    assert np.allclose(drag["params"], m.full_params(m.decode(view["z"][None]))[0], atol=1e-4)
+    assert len(drag["params"]) == len(drag["texts"]) == 41
     # once the release has committed these values, a late preview changes nothing
     moved = A.set_latent(engine, st, vals)
     assert A.preview(engine, moved, "latent", vals) is None
     # semantic sliders and the optional render while dragging
     view = A.preview(engine, st, "semantic", [0.7] + [0.0] * 7, render=True)
-    assert view["audio"][1].shape == (88200,) and len(view["texts"]) == 41
+    drag = json.loads(view["drag"])
+    assert view["audio"][1].shape == (88200,) and "rendered while dragging" in drag["title"]
+    assert "(release" not in drag["texts"][0]  # real units
     with pytest.raises(A.UserError):
         A.preview(engine, st, "volume", vals)
 
