@@ -5,7 +5,8 @@
 
 Holds the mouse down on a semantic slider and sweeps it back and forth for --seconds, then releases.
 Counted in the page, from the mouse press to the release: drag previews applied (`fsApplyDrag`), log-mel
-redraws (a new heatmap image in #current-mel), parameter-bar redraws, and star moves. Also
+redraws (a new heatmap image in #current-mel), parameter-bar redraws, and moves of the dragged sound's
+marker on the map ("star", live.js's element over the map). Also
 the time from the release to the release's own render reaching the page. Without a checkpoint (and none
 at checkpoints/flow_dis_16/model.pt) it uses a debug model with a tiny map of real renders.
 """
@@ -38,8 +39,12 @@ COUNTERS = """() => {
     if (p !== null && p !== last.params) { last.params = p; c.params.push(now); }
   }).observe(document.body, {subtree: true, childList: true, attributes: true,
                              attributeFilter: ['href', 'xlink:href', 'd']});
-  const apply = window.fsApplyOverlay;
-  window.fsApplyOverlay = (text) => { c.star.push(performance.now()); return apply(text); };
+  let lastStar = null;
+  new MutationObserver(() => {
+    const m = document.getElementById('fs-drag-marker');
+    const s = m && m.style.display === 'block' ? `${m.style.left},${m.style.top}` : null;
+    if (s !== null && s !== lastStar) { lastStar = s; c.star.push(performance.now()); }
+  }).observe(document.body, {subtree: true, attributes: true, attributeFilter: ['style']});
   c.drag = [];
   const drag = window.fsApplyDrag;
   window.fsApplyDrag = (text) => { const r = drag(text); c.drag.push(performance.now()); return r; };

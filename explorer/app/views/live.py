@@ -100,15 +100,16 @@ def wire(ctx: Ctx, p: Panel) -> None:
     p.key_box.change(on_key, [ctx.state, p.key_box, p.velocity], outs, api_name="play_key",
                      trigger_mode="always_last", show_progress="hidden")
 
-    drag_outs = [p.drag_view, ctx.info, ctx.audio, ctx.status]
+    # few outputs: the browser's cost per update grows with them (the log-mel's title names the sound)
+    drag_outs = [p.drag_view, ctx.audio, ctx.status]
 
     def drag_handler(kind: str):
-        @guard(len(drag_outs), 3)
+        @guard(len(drag_outs), 2)
         def on_drag(st, render, *values):
             view = A.preview(engine, ctx.ensure(st), kind, list(values), bool(render))
             if view is None:  # the release has committed these values already
                 return [gr.skip()] * len(drag_outs)
-            return view["drag"], view["info"], view["audio"] if render else gr.skip(), gr.skip()
+            return view["drag"], view["audio"] if render else gr.skip(), gr.skip()
         on_drag.__name__ = f"on_drag_{kind}"
         return on_drag
 
@@ -118,3 +119,5 @@ def wire(ctx: Ctx, p: Panel) -> None:
               concurrency_id=SLIDER_SLOT)
     p.drag_view.change(None, [p.drag_view], None, api_name=False,
                        js="(v) => { window.fsApplyDrag && window.fsApplyDrag(v); }")
+    gr.on([s.release for s in (*ctx.lat, *ctx.sem)], None, None, None, api_name=False,
+          js="() => { window.fsDropDrag && window.fsDropDrag(); }")
