@@ -207,3 +207,12 @@ def test_map_keeps_originals_predicted_categories_and_relative_paths(engine):
     assert any("(predicted from the sound" in t for tr in fig["data"] for t in tr.get("text", []) or [])
     assert project_path(os.path.join(PROJECT, "checkpoints", "x", "model.pt")) == "checkpoints/x/model.pt"
     assert project_path("/elsewhere/model.pt") == "/elsewhere/model.pt"
+
+
+def test_render_with_texts_is_render_one_and_texts(synth, st):
+    full = np.asarray(st["full"]).copy()
+    full[3] = 0.77
+    audio, texts = synth.render_with_texts(full)
+    assert np.array_equal(audio, synth.render_one(full)) and texts == synth.texts(full)
+    audio, _ = synth.render_with_texts(full, note=67)
+    assert np.array_equal(audio, synth.render_one(full, note=67))
