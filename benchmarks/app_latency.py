@@ -6,7 +6,8 @@ Without a checkpoint (and none at checkpoints/flow_dis_16/model.pt) it makes a d
 of real synth renders in a temporary folder. Stages (medians over --n actions, milliseconds):
 decode (latent -> params; for a click also the 2-D -> latent map), render (real synth, the parameter texts
 fetched from a second worker meanwhile), features (log-mel + waiting for the texts), figures (mel, parameter
-plot, overlay, and their JSON encoding), server total; then the whole round trip of `/select_point`,
+plot, overlay, and their JSON encoding), server total; a drag preview and a note change (issue 14);
+then the whole round trip of `/select_point`,
 `/decode_xy` and `/set_dim` through gradio_client against `python app.py` on a free port.
 """
 
@@ -75,6 +76,32 @@ def server_side(engine, n: int, seed: int = 0) -> dict[str, dict[str, float]]:
         for k, v in stages.items():
             out[kind].setdefault(k, []).append(1e3 * v)
     return {kind: {k: float(np.median(v)) for k, v in d.items()} for kind, d in out.items()}
+
+
+def live_side(engine, n: int, seed: int = 0) -> dict[str, float]:
+    """Server time (median ms) of a drag preview (a semantic / latent slider move while the mouse is held:
+    decode + the model's log-mel + the JSON the page applies) and of a note change (one render at a note)."""
+    from explorer.app import actions as A
+
+    rng = np.random.default_rng(seed)
+    st = A.new_state(engine)
+    n_sem = len(engine.entry().model.semantic)
+    times: dict[str, list[float]] = {"drag preview": [], "drag preview (render while dragging)": [],
+                                     "note change": []}
+    for i in range(n):
+        t = time.perf_counter()
+        if n_sem:
+            A.preview(engine, st, "semantic", [float(rng.uniform(-2, 2))] + [0.0] * (A.MAX_SEMANTIC - 1))
+        else:
+            A.preview(engine, st, "latent", [float(rng.uniform(-2, 2))] + [0.0] * (A.MAX_DIMS - 1))
+        times["drag preview"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        A.preview(engine, st, "latent", [float(rng.uniform(-2, 2))] + [0.0] * (A.MAX_DIMS - 1), render=True)
+        times["drag preview (render while dragging)"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        st, _ = A.audition(engine, st, int(rng.integers(36, 84)), 100)
+        times["note change"].append(time.perf_counter() - t)
+    return {k: 1e3 * float(np.median(v)) for k, v in times.items()}
 
 
 def free_port() -> int:
@@ -159,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     res = {"checkpoint": ckpt, "model": e.model.name, "map points": len(e.lmap) if e.lmap is not None else 0,
            "device": str(e.model.device), "cpus": os.cpu_count(), "load average before": os.getloadavg()[0]}
     res["server"] = server_side(engine, args.n)
+    res["live (ms)"] = live_side(engine, args.n)
     synth.close()
     if not args.no_round_trip:
         res["round trip (ms)"] = round_trip(ckpt, args.n)
@@ -170,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     stages = list(next(iter(res["server"].values())))
     for s in stages:
         print(f"{s:<18}" + "".join(f"{res['server'][k][s]:>14.1f}" for k in res["server"]))
+    for k, v in res["live (ms)"].items():
+        print(f"{k:<40}{v:>8.1f}")
     if "round trip (ms)" in res:
         print("gradio_client round trip (median ms):")
         for k, v in res["round trip (ms)"].items():

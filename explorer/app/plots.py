@@ -89,9 +89,8 @@ def map_figure(lmap, colour_by: str = "category", overlay: dict | None = None) -
             groups.append((name, np.flatnonzero((cats == k) & ~pred), PALETTE[k % len(PALETTE)]))
             groups.append((f"{name} (predicted)", np.flatnonzero((cats == k) & pred), PALETTE[k % len(PALETTE)]))
     kind = "scattergl" if len(lmap) > 5000 else "scatter"
+    groups = [g for g in groups if len(g[1])]  # uids ds:0, ds:1, ... over the groups shown
     for k, (label, idx, colour) in enumerate(groups):
-        if len(idx) == 0:
-            continue
         # predicted categories: the category's colour, paler, so the name-derived ones stand out
         opacity = 0.35 if label.endswith("(predicted)") else 0.8
         data.append({"type": kind, "mode": "markers", "uid": f"ds:{k}", "name": f"{label} ({len(idx)})",

@@ -122,17 +122,14 @@ def render_view(engine: Engine, st: dict, title: str | None = None) -> dict:
     """Render the current point with the real synth and build everything the main panel shows."""
     times = {"decode": st.get("_decode_s", 0.0)}
     t = time.perf_counter()
-    # the parameter texts come from another synth worker while this one renders
-    texts_job = engine.pool.submit(engine.synth.texts, st["full"])
     played = None
     if played_elsewhere(engine, st):  # heard at the user's note / velocity; analysed at the models' note
         played = engine.pool.submit(engine.synth.render_one, st["full"], st["note"], st["velocity"])
-    audio = engine.synth.render_one(st["full"])
+    audio, texts = engine.synth.render_with_texts(st["full"])  # the texts from the same render child
     heard = audio if played is None else played.result()
     times["render"] = time.perf_counter() - t
     t = time.perf_counter()
     lm = log_mel(audio)[0].numpy()
-    texts = texts_job.result()
     times["features"] = time.perf_counter() - t
     t = time.perf_counter()
     m = current_model(engine, st)

@@ -272,6 +272,17 @@ class Synth:
         """Render one full normalised vector `values[P]` -> `audio[T]` (at `note` / `velocity` when given)."""
         return self.render(np.asarray(values)[None], note=note, velocity=velocity)[0]
 
+    def render_with_texts(self, values: np.ndarray, note: int | None = None,
+                          velocity: int | None = None) -> tuple[np.ndarray, list[str]]:
+        """One full vector `values[P]` -> (`audio[T]`, the display text of every parameter), from one render
+        child (no second process for the texts). The audio is `render_one`'s, bit for bit."""
+        row = self._check(np.asarray(values)[None])
+        w = next((x for x in reversed(self._workers) if not x.lock.locked()), self._workers[-1])
+        audio, texts = w.call("render_texts", self._payload(row, note, velocity))
+        out = np.zeros(self.settings.n_samples, np.float32)
+        out[: len(audio)] = audio
+        return out, list(texts)
+
     def plugin_render_time(self, values: np.ndarray) -> float:
         """Seconds the plugin itself takes for one render (no process overhead): the floor."""
         row = self._check(np.asarray(values)[None])[0]

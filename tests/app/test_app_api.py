@@ -43,13 +43,14 @@ def make_models(root, synth, sizes=(16, 30), n_map=40):
     return root
 
 
-def start_app(root, log, args=(), env=None, port: int | None = None, timeout=120.0):
+def start_app(root, log, args=(), env=None, port: int | None = None, timeout=120.0, first=None):
     """Start `python app.py` with the checkpoints under `root` (on `port`, else a free one passed as
-    `--port`; `port=0`: no flag, the environment decides) -> (process, URL) once it serves its page."""
+    `--port`; `port=0`: no flag, the environment decides), opening `first` (default `root/debug_16/model.pt`)
+    -> (process, URL) once it serves its page."""
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1",
                **(env or {}))
-    cmd = [sys.executable, "app.py", "--checkpoints-dir", str(root), "--checkpoint", str(root / "debug_16" / "model.pt"),
-           *args]
+    cmd = [sys.executable, "app.py", "--checkpoints-dir", str(root), "--checkpoint",
+           str(first or root / "debug_16" / "model.pt"), *args]
     if port != 0:
         port = port or free_port()
         cmd += ["--port", str(port)]
@@ -83,10 +84,10 @@ def stop_app(proc) -> int:
 
 
 @contextlib.contextmanager
-def app_server(root, log_path, timeout=120.0, args=(), env=None):
+def app_server(root, log_path, timeout=120.0, args=(), env=None, first=None):
     """Start `python app.py` on a free port with the checkpoints under `root`; yield its URL."""
     with open(log_path, "w") as log:
-        proc, url = start_app(root, log, args, env, timeout=timeout)
+        proc, url = start_app(root, log, args, env, timeout=timeout, first=first)
         try:
             yield url
         finally:

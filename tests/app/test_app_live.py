@@ -37,18 +37,23 @@ def test_drag_preview_moves_nothing_but_the_view(engine, st):
     vals = [0.0] * A.MAX_DIMS
     vals[2] = 1.5
     view = A.preview(engine, st, "latent", vals)
-    go.Figure(view["mel"]), go.Figure(view["params"])
+    drag = json.loads(view["drag"])
     assert view["audio"] is None and "(dragging)" in view["info"]
-    assert json.loads(view["overlay"])["current"][0]  # the star moves
-    assert np.all(st["z"] == 0)  # the state is untouched: the release commits
-    # the model's own log-mel of the moved code, not a render
-    assert "model's log-mel" in view["mel"]["layout"]["title"]["text"]
+    assert drag["overlay"]["current"][0] and set(drag["overlay"]) == set(plots.OVERLAY_UIDS)  # the star moves
+    assert np.all(st["z"] == 0) and view["z"][2] == np.float32(1.5)  # the state is untouched: the release commits
+    # the model's own log-mel of the moved code, not a render; the moved parameters
+    assert "model's log-mel" in drag["title"] and np.array(drag["mel"]).shape == (64, 80)
+    m = engine.entry().model
+    assert np.allclose(drag["params"], m.full_params(m.decode(view["z"][None]))[0], atol=1e-4)
+    assert len(drag["params"]) == len(drag["texts"]) == 41
     # once the release has committed these values, a late preview changes nothing
     moved = A.set_latent(engine, st, vals)
     assert A.preview(engine, moved, "latent", vals) is None
     # semantic sliders and the optional render while dragging
     view = A.preview(engine, st, "semantic", [0.7] + [0.0] * 7, render=True)
-    assert view["audio"][1].shape == (88200,) and len(view["texts"]) == 41
+    drag = json.loads(view["drag"])
+    assert view["audio"][1].shape == (88200,) and "rendered while dragging" in drag["title"]
+    assert "(release" not in drag["texts"][0]  # real units
     with pytest.raises(A.UserError):
         A.preview(engine, st, "volume", vals)
 
@@ -202,3 +207,12 @@ def test_map_keeps_originals_predicted_categories_and_relative_paths(engine):
     assert any("(predicted from the sound" in t for tr in fig["data"] for t in tr.get("text", []) or [])
     assert project_path(os.path.join(PROJECT, "checkpoints", "x", "model.pt")) == "checkpoints/x/model.pt"
     assert project_path("/elsewhere/model.pt") == "/elsewhere/model.pt"
+
+
+def test_render_with_texts_is_render_one_and_texts(synth, st):
+    full = np.asarray(st["full"]).copy()
+    full[3] = 0.77
+    audio, texts = synth.render_with_texts(full)
+    assert np.array_equal(audio, synth.render_one(full)) and texts == synth.texts(full)
+    audio, _ = synth.render_with_texts(full, note=67)
+    assert np.array_equal(audio, synth.render_one(full, note=67))

@@ -110,9 +110,11 @@ PICK_JS = """(uid) => { const gd = document.querySelector('#latent-map .js-plotl
 
 
 def click_on(pg, uid: str) -> dict:
-    """Click, with no pause, the most isolated point of trace(s) `uid` as the map is now (scrolled into
-    view first: a button lower on the page may have scrolled it away)."""
-    pg.evaluate("() => document.querySelector('#latent-map').scrollIntoView({block: 'center'})")
+    """Click, with no pause, the most isolated point of trace(s) `uid` as the map is now (the map is first
+    scrolled fully into the window when a tab's button has scrolled it partly out)."""
+    pg.evaluate("() => { const m = document.querySelector('#latent-map').getBoundingClientRect();"
+                "if (m.top < 0 || m.bottom > window.innerHeight)"
+                "  document.querySelector('#latent-map').scrollIntoView({block: 'center'}); }")
     pos = pg.evaluate(PICK_JS, uid)
     pg.mouse.move(pos["x"], pos["y"])
     pg.mouse.click(pos["x"], pos["y"])

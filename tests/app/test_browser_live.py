@@ -25,35 +25,44 @@ browser, url, page = test_browser.browser, test_browser.url, test_browser.page
 MEL_TITLE = "() => { const t = document.querySelector('#current-mel .gtitle'); return t ? t.textContent : ''; }"
 
 
-def mel_title(pg) -> str:
-    return pg.evaluate(MEL_TITLE)
+STAR = ("() => { const gd = document.querySelector('#latent-map .js-plotly-plot');"
+        "const t = gd.data.find(t => t.uid === 'current'); return [t.x[0], t.y[0]]; }")
+BARS = ("() => { const gd = document.querySelector('#current-params .js-plotly-plot');"
+        "return gd && gd.data ? gd.data[0].y : null; }")
 
 
 def test_slider_drag_updates_while_the_mouse_is_down(page):
     pg = page
-    star0 = pg.evaluate("() => { const gd = document.querySelector('#latent-map .js-plotly-plot');"
-                        "const t = gd.data.find(t => t.uid === 'current'); return [t.x[0], t.y[0]]; }")
+    star0 = pg.evaluate(STAR)
     slider = pg.locator("#sem-0 input[type=range]")
     slider.scroll_into_view_if_needed()
     box = slider.bounding_box()
     y = box["y"] + box["height"] / 2
     pg.mouse.move(box["x"] + box["width"] * 0.5, y)
     pg.mouse.down()
+    bars0 = pg.evaluate(BARS)
     pg.mouse.move(box["x"] + box["width"] * 0.75, y, steps=10)
-    # still held: the info line, the model's log-mel and the star follow the drag
-    wait_info(pg, "(dragging)")
-    pg.wait_for_function(f"() => ({MEL_TITLE})().includes('drag preview')")
-    wait_plot(pg, "(() => { const t = gd.data.find(t => t.uid === 'current');"
-                  "return t.x.length && (t.x[0] !== a[0] || t.y[0] !== a[1]); })()", star0)
-    first = info(pg)
+    # still held: the info line, the model's log-mel, the parameter bars and the star follow the drag
+    pg.wait_for_function(f"() => ({MEL_TITLE})().includes('drag preview') && ({MEL_TITLE})().includes('(dragging)')")
+    pg.wait_for_function(f"(b) => JSON.stringify(({BARS})()) !== JSON.stringify(b)", arg=bars0)
+    # the dragged sound's marker (an element over the map: no WebGL redraw); the red star stays on the
+    # committed sound until the release
+    pg.wait_for_function("() => { const m = document.getElementById('fs-drag-marker');"
+                         "return m && m.style.display === 'block' && m.dataset.x; }")
+    assert pg.evaluate(STAR) == star0
+    n1, bars1 = pg.evaluate("() => window.fsDragApplied"), pg.evaluate(BARS)
     pg.mouse.move(box["x"] + box["width"] * 0.9, y, steps=10)
+    # more updates during the same drag (the tiny debug map may not move the star by a shown digit)
+    pg.wait_for_function(f"(b) => JSON.stringify(({BARS})()) !== JSON.stringify(b)", arg=bars1)
+    assert pg.evaluate("() => window.fsDragApplied") > n1
     pg.screenshot(path=os.path.join(ARTIFACTS, "20_dragging.png"))
     pg.mouse.up()
-    # the release renders with the real synth: the log-mel is the render's, and the sliders agree
+    # the release renders with the real synth: the log-mel is the render's, and the sliders agree; the
+    # drag's marker goes, the star moves
     wait_info(pg, "(moved)")
+    pg.wait_for_function("() => document.getElementById('fs-drag-marker').style.display === 'none'")
     pg.wait_for_function(f"() => ({MEL_TITLE})().includes('(moved)') && "
                          f"!({MEL_TITLE})().includes('drag preview')")
-    assert "(dragging)" in first
     assert float(slider.input_value()) > 2.0
 
 

@@ -74,6 +74,7 @@
       if (t.uid && ov[t.uid]) { idx.push(i); xs.push(ov[t.uid][0]); ys.push(ov[t.uid][1]); }
     });
     if (idx.length) window.Plotly.restyle(gd, { x: xs, y: ys }, idx);
+    if (window.fsDropDrag) window.fsDropDrag(); // a drag's marker (live.js): the star is where it was
     if (ov.centre) { // a search result: centre the map on it, keeping the zoom
       const fl = gd._fullLayout, xr = fl.xaxis.range, yr = fl.yaxis.range;
       const hx = (xr[1] - xr[0]) / 2, hy = (yr[1] - yr[0]) / 2, [cx, cy] = ov.centre;

@@ -9,6 +9,7 @@ and velocity; the models, the log-mel and every comparison keep the synth's note
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -27,38 +28,39 @@ def note_name(note: int) -> str:
 
 
 def preview(engine: Engine, st: dict, kind: str, values: list[float], render: bool = False) -> dict | None:
-    """A slider move during a drag -> the panel's figures for the moved code, the state left as it is.
+    """A slider move during a drag -> what the panel shows for the moved code, the state left as it is.
 
     `kind`: "latent" or "semantic" (which slider group moved; `values` as the group's sliders show them).
-    None when the sliders show the current code already (the drag's release has been committed since)."""
+    -> {"drag": JSON the page script applies to the plots already drawn (`Plotly.update` of the log-mel's
+    z, the parameter bars, the star: far cheaper in the browser than new figures), "info", "audio" (None
+    unless `render`), "timings"}; None when the sliders show the current code already (the drag's release
+    has been committed since)."""
     t0 = time.perf_counter()
     if kind == "latent":
         moved = set_latent(engine, st, values)
     elif kind == "semantic":
-        moved = set_semantic(engine, st, values)
+        moved = set_semantic(engine, st, values, feedback=False)  # no extra render while dragging
     else:
         raise UserError(f"unknown slider group {kind!r} (latent or semantic)")
     if np.array_equal(moved["z"], np.asarray(st["z"], np.float32)):
         return None
-    label = moved["label"].replace(" (moved)", " (dragging)")
-    moved = dict(moved, label=label)
-    if render:
-        view = render_view(engine, moved, title=f"log-mel: {label}")
-        view["timings"]["total"] = time.perf_counter() - t0
-        return view
-    m = current_model(engine, moved)
-    lm = m.reconstruct(moved["z"][None])[0].numpy()
+    moved = dict(moved, label=moved["label"].replace(" (moved)", " (dragging)"))
+    audio = None
+    if render:  # the real synth: its log-mel, real units, and the audio
+        view = render_view(engine, moved)
+        lm, texts, audio = view["logmel"], view["texts"], view["audio"]
+        title = f"log-mel: {moved['label']} (rendered while dragging)"
+    else:  # the auto-encoder's own log-mel of the code: no render
+        lm = current_model(engine, moved).reconstruct(moved["z"][None])[0].numpy()
+        texts = ["(release for real units)"] * len(engine.plugin_names)
+        title = f"model's log-mel (drag preview; release renders): {moved['label']}"
     ov = overlay(engine, moved)
-    texts = ["(release for real units)"] * len(engine.plugin_names)
-    return {
-        "audio": None,
-        "mel": plots.mel_figure(lm, f"model's log-mel (drag preview; release renders): {label}"),
-        "params": plots.params_figure(moved["full"], engine.plugin_names, texts, set(m.param_indices),
-                                      "parameters while dragging (release for real units)"),
-        "overlay": plots.overlay_json(ov),
-        "info": info_text(engine, moved, ov),
-        "timings": {"total": time.perf_counter() - t0},
-    }
+    drag = {"mel": np.round(np.asarray(lm, np.float64), 1).tolist(),
+            "zmax": max(2.0, float(np.max(lm))), "title": title,
+            "params": np.round(np.asarray(moved["full"], np.float64), 4).tolist(), "texts": texts,
+            "overlay": json.loads(plots.overlay_json(ov))}
+    return {"drag": json.dumps(drag, separators=(",", ":")), "info": info_text(engine, moved, ov), "audio": audio,
+            "z": moved["z"], "timings": {"total": time.perf_counter() - t0}}
 
 
 def check_note(note, velocity) -> tuple[int, int]:

@@ -39,9 +39,10 @@ def set_dim(engine: Engine, st: dict, dim: int, value: float) -> dict:
     return set_current_z(engine, st, z, _moved_label(st))
 
 
-def set_semantic(engine: Engine, st: dict, values: list[float]) -> dict:
+def set_semantic(engine: Engine, st: dict, values: list[float], feedback: bool = True) -> dict:
     """Semantic sliders. With steering macros (a steer.pt): each moved slider steers the parameters to its
-    level, the other pairs held (`explorer.models.steer`); else the Flow_dis semantic dims are set."""
+    level, the other pairs held (`explorer.models.steer`), then corrected against the real synth unless
+    `feedback` is False (drag previews); else the Flow_dis semantic dims are set."""
     m = current_model(engine, st)
     if m.steer is not None:
         shown = m.steer.shown[:MAX_SEMANTIC]
@@ -51,7 +52,7 @@ def set_semantic(engine: Engine, st: dict, values: list[float]) -> dict:
         v = np.asarray(st["v"], np.float32)
         for i, k in enumerate(shown):
             if abs(float(values[i]) - now[i]) > 0.5 * 10.0**-SLIDER_DECIMALS:
-                v = _steer_checked(engine, m, v, k, float(values[i]))
+                v = _steer_checked(engine, m, v, k, float(values[i]), STEER_FEEDBACK if feedback else 0)
         return set_current_params(engine, st, v, _moved_label(st))
     dims = [d for d, _, _ in m.semantic][: len(values)]
     new = np.asarray(st["z"], np.float64).copy()
@@ -59,11 +60,11 @@ def set_semantic(engine: Engine, st: dict, values: list[float]) -> dict:
     return set_current_z(engine, st, _changed(st["z"], new), _moved_label(st))
 
 
-def _steer_checked(engine: Engine, m, v: np.ndarray, k: int, target: float) -> np.ndarray:
+def _steer_checked(engine: Engine, m, v: np.ndarray, k: int, target: float, rounds: int) -> np.ndarray:
     """Steer pair k to `target`, then correct once against the real synth (`Steerer.correct`): the rendered
     sound's own descriptor decides, as in `explorer.evaluate.semantic_steer`."""
     v = m.steer.steer(v, k, target)
-    for _ in range(STEER_FEEDBACK):
+    for _ in range(rounds):
         desc = tagging.steer_descriptors(engine.synth.render_one(m.full_params(v[None])[0])[None])[0, k]
         if not np.isfinite(desc):
             break

@@ -14,7 +14,6 @@ from typing import Any
 import gradio as gr
 
 from explorer.app import actions as A
-from explorer.app import plots
 from explorer.app.tabs.live import NOTE_RANGE, note_name
 from explorer.app.views.common import Ctx, guard
 
@@ -54,6 +53,7 @@ class Panel:
     velocity: Any
     key_box: Any
     render_drag: Any
+    drag_view: Any
 
 
 def panel() -> Panel:
@@ -68,7 +68,8 @@ def panel() -> Panel:
     render_drag = gr.Checkbox(False, label="Render while dragging (real synth and audio during a slider drag; "
                               "slower)", elem_id="render-drag")
     key_box = gr.Textbox(visible="hidden", elem_id="audition-key", label="key")
-    return Panel(note, velocity, key_box, render_drag)
+    drag_view = gr.Textbox(visible="hidden", elem_id="drag-view", label="drag preview")  # applied by live.js
+    return Panel(note, velocity, key_box, render_drag, drag_view)
 
 
 def wire(ctx: Ctx, p: Panel) -> None:
@@ -99,21 +100,24 @@ def wire(ctx: Ctx, p: Panel) -> None:
     p.key_box.change(on_key, [ctx.state, p.key_box, p.velocity], outs, api_name="play_key",
                      trigger_mode="always_last", show_progress="hidden")
 
-    drag_outs = [ctx.audio, ctx.mel_plot, ctx.params_plot, ctx.overlay, ctx.info]
+    # few outputs: the browser's cost per update grows with them (the log-mel's title names the sound)
+    drag_outs = [p.drag_view, ctx.audio, ctx.status]
 
     def drag_handler(kind: str):
-        @guard(len(drag_outs) + 1, len(drag_outs))
+        @guard(len(drag_outs), 2)
         def on_drag(st, render, *values):
             view = A.preview(engine, ctx.ensure(st), kind, list(values), bool(render))
             if view is None:  # the release has committed these values already
-                return [gr.skip()] * (len(drag_outs) + 1)
-            audio = view["audio"] if render else gr.skip()
-            return (audio, plots.to_plot(view["mel"]), plots.to_plot(view["params"]), view["overlay"],
-                    view["info"], gr.skip())
+                return [gr.skip()] * len(drag_outs)
+            return view["drag"], view["audio"] if render else gr.skip(), gr.skip()
         on_drag.__name__ = f"on_drag_{kind}"
         return on_drag
 
     for kind, sliders in (("latent", ctx.lat), ("semantic", ctx.sem)):
-        gr.on([s.input for s in sliders], drag_handler(kind), [ctx.state, p.render_drag, *sliders],
-              [*drag_outs, ctx.status], api_name=f"drag_{kind}", trigger_mode="always_last",
-              show_progress="hidden", concurrency_id=SLIDER_SLOT)
+        gr.on([s.input for s in sliders], drag_handler(kind), [ctx.state, p.render_drag, *sliders], drag_outs,
+              api_name=f"drag_{kind}", trigger_mode="always_last", show_progress="hidden",
+              concurrency_id=SLIDER_SLOT)
+    p.drag_view.change(None, [p.drag_view], None, api_name=False,
+                       js="(v) => { window.fsApplyDrag && window.fsApplyDrag(v); }")
+    gr.on([s.release for s in (*ctx.lat, *ctx.sem)], None, None, None, api_name=False,
+          js="() => { window.fsDropDrag && window.fsDropDrag(); }")
