@@ -3,6 +3,7 @@ the favourites, their export as one amsynth bank and JSON)."""
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import gradio as gr
 
 from explorer.app import actions as A
-from explorer.app.views.common import STATUS_AT, Ctx, guard
+from explorer.app.views.common import STATUS_AT, Ctx, guard, named
 
 
 @dataclass
@@ -61,7 +62,7 @@ def tab(ctx: Ctx, b: Bar) -> None:
             out = ctx.pack(st, A.render_view(engine, st))
             return [*out, *lists(out[0])]
         handler.__name__ = fn.__name__
-        return handler
+        return named(list(inspect.signature(fn).parameters)[2:])(handler)  # API names: the action's own
 
     outs = [*ctx.main, hist_dd, fav_dd]
     b.back.click(moved(lambda e, st: A.go_history(e, st, -1)), [ctx.state], outs, api_name="back")

@@ -15,7 +15,7 @@ import gradio as gr
 
 from explorer.app import actions as A
 from explorer.app.tabs.live import NOTE_RANGE, note_name
-from explorer.app.views.common import Ctx, guard
+from explorer.app.views.common import Ctx, guard, named
 
 KEYBOARD = (48, 72)  # C3..C5 on screen
 SLIDER_SLOT = "sliders"  # the concurrency id shared by drag previews and releases
@@ -104,7 +104,10 @@ def wire(ctx: Ctx, p: Panel) -> None:
     drag_outs = [p.drag_view, ctx.audio, ctx.status]
 
     def drag_handler(kind: str):
+        n, prefix = (A.MAX_DIMS, "z") if kind == "latent" else (A.MAX_SEMANTIC, "s")
+
         @guard(len(drag_outs), 2)
+        @named(["render", *(f"{prefix}{i}" for i in range(n))])
         def on_drag(st, render, *values):
             view = A.preview(engine, ctx.ensure(st), kind, list(values), bool(render))
             if view is None:  # the release has committed these values already
