@@ -109,13 +109,28 @@ PICK_JS = """(uid) => { const gd = document.querySelector('#latent-map .js-plotl
           dx: best.t.x[best.k], dy: best.t.y[best.k]}; }"""
 
 
+# The pick again once the page has settled: the same point at the same place over two animation frames, and
+# the map's drag layer on top there (outputs of the previous action can still move the layout or cover it).
+SETTLED_PICK_JS = """async (uid) => { const pick = """ + PICK_JS + """;
+  const frame = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  let a = pick(uid);
+  for (let i = 0; i < 50; i++) {
+    await frame();
+    const b = pick(uid), top = document.elementFromPoint(b.x, b.y);
+    if (Math.abs(a.x - b.x) < 0.5 && Math.abs(a.y - b.y) < 0.5 && a.k === b.k && top &&
+        top.classList.contains('nsewdrag')) return b;
+    a = b;
+  }
+  return a; }"""
+
+
 def click_on(pg, uid: str) -> dict:
     """Click, with no pause, the most isolated point of trace(s) `uid` as the map is now (the map is first
     scrolled fully into the window when a tab's button has scrolled it partly out)."""
     pg.evaluate("() => { const m = document.querySelector('#latent-map').getBoundingClientRect();"
                 "if (m.top < 0 || m.bottom > window.innerHeight)"
                 "  document.querySelector('#latent-map').scrollIntoView({block: 'center'}); }")
-    pos = pg.evaluate(PICK_JS, uid)
+    pos = pg.evaluate(SETTLED_PICK_JS, uid)
     pg.mouse.move(pos["x"], pos["y"])
     pg.mouse.click(pos["x"], pos["y"])
     return pos
