@@ -29,11 +29,11 @@ import time
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
 
 from explorer import cli
 from explorer.data import tags as tagging
 from explorer.data.features import MelConfig, log_mel
+from explorer.evaluate.semantic_steer import evaluate_steering, spearman_rows
 
 
 def descriptor_index(name: str) -> int:
@@ -96,11 +96,9 @@ def run(args: argparse.Namespace) -> dict:
     steering = None
     with Synth(workers=args.workers) as synth:
         if model.steer is not None:
-            if not args.data:
-                raise ValueError("steering evaluation needs --data (its starts include test-split sounds)")
-            from explorer.evaluate.semantic_steer import evaluate_steering
-
-            test_z = starting_points(model, 10**9, args.seed, args.data)  # every test sound's code
+            if args.update_steer and not args.data:
+                raise ValueError("--update-steer needs --data: the bar is judged from test-split and prior starts")
+            test_z = starting_points(model, 10**9, args.seed, args.data) if args.data else None  # every test code
             steering = evaluate_steering(model, test_z, synth, args.starts, args.steps, args.seed, args.feedback)
             if args.update_steer:
                 record_shown(args.checkpoint, [p["pair"] for p in steering if p["shown"]])
@@ -111,13 +109,7 @@ def run(args: argparse.Namespace) -> dict:
             z[:, dim] = torch.from_numpy(np.tile(values, len(starts)).astype(np.float32))
             audio = synth.render(model.full_params(model.decode(z)))
             desc = tagging.descriptors(audio, cfg)[:, col].reshape(len(starts), len(values))
-            rhos = []
-            for row in desc:
-                ok = np.isfinite(row)
-                if ok.sum() >= 3 and np.ptp(row[ok]) > 0:
-                    rhos.append(float(spearmanr(values[ok], row[ok]).statistic))
-                else:
-                    rhos.append(float("nan"))
+            rhos = spearman_rows(values, desc)
             r = np.array(rhos)
             valid = r[np.isfinite(r)]
             dims.append({

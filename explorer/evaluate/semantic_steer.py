@@ -37,14 +37,17 @@ def spearman_rows(levels: np.ndarray, desc: np.ndarray) -> list[float]:
     return out
 
 
-def starts(model, latent_test: torch.Tensor, n: int, seed: int) -> dict[str, np.ndarray]:
-    """Parameter vectors `[n, P]` per kind of starting point."""
+def starts(model, latent_test: torch.Tensor | None, n: int, seed: int) -> dict[str, np.ndarray]:
+    """Parameter vectors `[n, P]` per kind of starting point (prior only without test codes)."""
     rng = np.random.default_rng(seed)
-    pick = rng.choice(len(latent_test), size=min(n, len(latent_test)), replace=False)
-    out = {"test": model.decode(latent_test[pick]).numpy()}
+    out = {}
+    if latent_test is not None:
+        pick = rng.choice(len(latent_test), size=min(n, len(latent_test)), replace=False)
+        out["test"] = model.decode(latent_test[pick]).numpy()
     if model.model.has_latent:
         z = torch.from_numpy(rng.standard_normal((n, model.latent_dim)).astype(np.float32))
         out["prior"] = model.decode(z).numpy()
+    if model.model.has_latent and latent_test is not None:
         w = torch.from_numpy(rng.dirichlet(np.ones(3), size=n).astype(np.float32))
         trio = latent_test[torch.from_numpy(rng.integers(0, len(latent_test), size=(n, 3)))]
         out["mix"] = model.decode((w[:, :, None] * trio).sum(1)).numpy()
@@ -86,10 +89,10 @@ def evaluate_steering(model, latent_test: torch.Tensor, synth, n_starts: int, st
                            "fraction_above_bar": float((ok >= BAR).mean()) if len(ok) else None,
                            "n_valid": len(ok), "per_start": [None if not np.isfinite(x) else x for x in rho],
                            "descriptor_values": desc.tolist()}
-        means = [entry[kind]["spearman_mean"] for kind in ("test", "prior") if kind in entry]
-        entry["shown"] = bool(means) and all(m is not None and m >= BAR for m in means)
+        means = [entry[kind]["spearman_mean"] if kind in entry else None for kind in ("test", "prior")]
+        entry["shown"] = all(m is not None and m >= BAR for m in means)
         pairs.append(entry)
-        print(f"{neg}<->{pos} ({name}): " + ", ".join(f"{kind} {entry[kind]['spearman_mean']:.3f}"
-                                                      for kind in kinds) + (" shown" if entry["shown"] else ""),
-              file=sys.stderr)
+        scores = ", ".join(f"{kind} {entry[kind]['spearman_mean']:.3f}" if entry[kind]["spearman_mean"] is not None
+                           else f"{kind} -" for kind in kinds)
+        print(f"{neg}<->{pos} ({name}): {scores}" + (" shown" if entry["shown"] else ""), file=sys.stderr)
     return pairs

@@ -109,3 +109,26 @@ def test_app_semantic_sliders_steer(fitted, tmp_path, synth, monkeypatch):
     view = A.render_view(engine, st2)
     assert view["semantic"] == after and view["semantic_info"][0].startswith("centroid ")
     assert view["semantic_info"][0].endswith(" Hz")
+
+
+def test_steering_evaluation_on_rendered_audio(fitted, tmp_path, synth):
+    """`explorer.evaluate.semantic_steer` steers from test, prior and mixed starts, renders with the real
+    synth and scores level vs descriptor; a pair is shown only when test and prior starts reach the bar."""
+    from explorer.evaluate.semantic_steer import BAR, evaluate_steering, spearman_rows
+
+    assert spearman_rows(np.arange(4.0), np.array([[1, 2, 3, 4], [4, 3, 2, 1], [1, 1, 1, 1]])) == \
+        pytest.approx([1.0, -1.0, float("nan")], nan_ok=True)
+    ck = make_debug_checkpoint(tmp_path / "m" / "model.pt", n_params=P)
+    torch.save(fitted, ck.with_name(FILE_NAME))
+    model = load_model(ck)
+    test_z = torch.randn(6, model.latent_dim, generator=torch.Generator().manual_seed(0))
+    res = evaluate_steering(model, test_z, synth, n_starts=2, steps=3, seed=0, feedback=1)
+    assert [r["descriptor"] for r in res] == [p[2] for p in STEER_PAIRS]
+    for r in res:
+        assert set(r) >= {"test", "prior", "mix", "shown", "r2_test"}
+        assert np.asarray(r["test"]["descriptor_values"]).shape == (2, 3)
+        means = [r[k]["spearman_mean"] for k in ("test", "prior")]
+        assert r["shown"] == all(m is not None and m >= BAR for m in means)
+    # without test codes only prior starts are scored, and nothing can be shown
+    res = evaluate_steering(model, None, synth, n_starts=2, steps=3, seed=0, feedback=0)
+    assert all(set(r) & {"test", "prior", "mix"} == {"prior"} and not r["shown"] for r in res)
