@@ -48,7 +48,7 @@ def page(browser, url):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True,
                               permissions=["microphone"])
     pg = ctx.new_page()
-    pg.set_default_timeout(45000)  # generous: the CI machine's 2 cores are shared
+    pg.set_default_timeout(90000)  # a bound for a hung test, not a wait: the CI machine's 2 cores are shared
     pg.goto(url)
     pg.wait_for_selector("html[data-fs-click='1'] #latent-map .nsewdrag")  # map drawn, click script loaded
     pg.wait_for_function("() => document.querySelector('#current-info').innerText.includes('origin')")
@@ -188,7 +188,7 @@ def test_load_click_point_and_empty_spot(page):
 def test_click_at_once_after_first_draw(browser, url):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = ctx.new_page()
-    pg.set_default_timeout(45000)
+    pg.set_default_timeout(90000)
     try:
         pg.goto(url)
         wait_plot(pg, "gd.data.some(t => (t.uid || '').startsWith('ds:'))")  # drawn, then click at once
