@@ -167,4 +167,4 @@ class Engine:
             return base
         kind = base["data"][-1]["type"]  # the overlay is drawn like the dots (SVG or WebGL)
         data = base["data"][: -len(plots.OVERLAY_UIDS)] + plots.overlay_traces(overlay, kind)
-        return {"data": data, "layout": base["layout"]}
+        return {**base, "data": data}  # the layout and the plotly config as drawn first

@@ -105,7 +105,10 @@ def map_figure(lmap, colour_by: str = "category", overlay: dict | None = None) -
         yaxis={"range": [y0, y1], "showgrid": False, "zeroline": False},
         legend={"orientation": "h", "y": -0.08, "font": {"size": 10}},
         margin={"l": 50, "r": 10, "t": 10, "b": 10}, height=520)
-    return {"data": data, "layout": layout}
+    # a double-click restores the first view and no more: plotly's default ("reset+autosize") re-ranges
+    # the axes to fit every trace when two dots are clicked within its double-click delay, so the map
+    # jumped under the pointer (issue 9)
+    return {"data": data, "layout": layout, "config": {"doubleClick": "reset"}}
 
 
 def _category_hover(lmap, i: int) -> str:

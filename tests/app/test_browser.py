@@ -90,9 +90,11 @@ def current_marker(pg):
 
 
 # Screen position of the most isolated point of the traces whose uid is `uid` (or starts with it when it
-# ends in '*'), so that plotly's 'closest' hover can only pick that point. -> {x, y, k, i}: k the point's
-# number in its trace, i its customdata (dataset index) when it has one, dx/dy its data coordinates.
-PICK_JS = """(uid) => { const gd = document.querySelector('#latent-map .js-plotly-plot');
+# ends in '*'), so that a click near it can only pick that point; `[uid, i]` leaves dataset index i out.
+# -> {x, y, k, i}: k the point's number in its trace, i its customdata (dataset index) when it has one,
+# dx/dy its data coordinates.
+PICK_JS = """(arg) => { const [uid, skip] = Array.isArray(arg) ? arg : [arg, null];
+  const gd = document.querySelector('#latent-map .js-plotly-plot');
   const fl = gd._fullLayout; const bb = gd.querySelector('.nsewdrag').getBoundingClientRect();
   const match = (t) => uid.endsWith('*') ? (t.uid || '').startsWith(uid.slice(0, -1)) : t.uid === uid;
   const pts = [];
@@ -100,12 +102,13 @@ PICK_JS = """(uid) => { const gd = document.querySelector('#latent-map .js-plotl
     for (let k = 0; k < t.x.length; k++) pts.push({t, k, x: bb.left + fl.xaxis.c2p(t.x[k]),
                                                    y: bb.top + fl.yaxis.c2p(t.y[k])}); });
   let best = null, bestD = -1;
-  for (const p of pts) { if (!match(p.t)) continue;
+  const index = (p) => { const cd = p.t.customdata ? p.t.customdata[p.k] : null;
+                         return Array.isArray(cd) ? cd[0] : cd; };
+  for (const p of pts) { if (!match(p.t) || (skip !== null && index(p) === skip)) continue;
     let d = Infinity;
     for (const q of pts) if (q !== p) d = Math.min(d, Math.hypot(p.x - q.x, p.y - q.y));
     if (d > bestD) { bestD = d; best = p; } }
-  const cd = best.t.customdata ? best.t.customdata[best.k] : null;
-  return {x: best.x, y: best.y, k: best.k, i: Array.isArray(cd) ? cd[0] : cd,
+  return {x: best.x, y: best.y, k: best.k, i: index(best),
           dx: best.t.x[best.k], dy: best.t.y[best.k]}; }"""
 
 
@@ -230,6 +233,22 @@ def test_overlay_restyle_then_click(page):
     pos = click_on(pg, "ds:*")  # the star now covers the first dot, so another one is picked
     assert pos["i"] != first["i"]
     wait_info(pg, f"{pos['i']:03d} (debug)")
+
+
+def test_two_quick_clicks_keep_the_view(page):
+    # two dots clicked within plotly's double-click delay (300 ms): the second click selects its own dot and
+    # the map keeps its axes (plotly's default double-click re-ranged them between press and release)
+    pg = page
+    ranges = ("() => { const fl = document.querySelector('#latent-map .js-plotly-plot')._fullLayout;"
+              " return [...fl.xaxis.range, ...fl.yaxis.range]; }")
+    before = pg.evaluate(ranges)
+    a = pg.evaluate(SETTLED_PICK_JS, "ds:*")
+    b = pg.evaluate(PICK_JS, ["ds:*", a["i"]])  # the most isolated dot but that one
+    assert b["i"] != a["i"]
+    pg.mouse.click(a["x"], a["y"])
+    pg.mouse.click(b["x"], b["y"])
+    wait_info(pg, f"{b['i']:03d} (debug)")
+    assert pg.evaluate(ranges) == before
 
 
 def test_neighbourhood_then_click(page):

@@ -36,31 +36,42 @@
     return best;
   }
 
-  function onClick(gd, ev) {
+  // What is under the pointer, from the axes as they are now: the nearest dot, neighbour or path step
+  // within PICK_PX, else the spot's data coordinates.
+  function pickAt(gd, ev) {
     const fl = gd._fullLayout;
     const drag = gd.querySelector('.nsewdrag');
-    if (!fl || !fl.xaxis || !drag) return;
+    if (!fl || !fl.xaxis || !drag) return null;
     const bb = drag.getBoundingClientRect();
     const px = ev.clientX - bb.left, py = ev.clientY - bb.top;
     const p = nearestPoint(gd, px, py);
-    let payload;
-    if (p && p.uid.startsWith('ds:')) payload = { kind: 'point', index: Array.isArray(p.custom) ? p.custom[0] : p.custom };
-    else if (p && p.uid === 'neighbours') payload = { kind: 'neighbour', index: p.k };
-    else if (p) payload = { kind: 'step', index: p.k };
-    else payload = { kind: 'xy', x: fl.xaxis.p2c(px), y: fl.yaxis.p2c(py) };
-    payload.t = Date.now(); // a repeated click still changes the box
-    setBox('map-click', JSON.stringify(payload));
+    if (p && p.uid.startsWith('ds:')) return { kind: 'point', index: Array.isArray(p.custom) ? p.custom[0] : p.custom };
+    if (p && p.uid === 'neighbours') return { kind: 'neighbour', index: p.k };
+    if (p) return { kind: 'step', index: p.k };
+    return { kind: 'xy', x: fl.xaxis.p2c(px), y: fl.yaxis.p2c(py) };
   }
 
-  // One listener on `document`, which no redraw ever replaces, so there is nothing to re-bind and no
-  // window in which a click can be lost. Capture phase: it sees the click before plotly's drag layer.
+  const onMap = (gd, ev) => gd && ev.target instanceof Element && ev.target.classList.contains('nsewdrag')
+    && gd.contains(ev.target);
+
+  // One listener pair on `document`, which no redraw ever replaces, so there is nothing to re-bind and no
+  // window in which a click can be lost. Capture phase: they see the press before plotly's drag layer.
+  // The pick is made at the press, from the map the person saw: between press and release plotly may
+  // redraw (a second click within its double-click delay used to re-range the axes before the release).
   let down = null;
-  document.addEventListener('mousedown', (ev) => { down = [ev.clientX, ev.clientY]; }, true);
+  document.addEventListener('mousedown', (ev) => {
+    const gd = plotDiv();
+    down = onMap(gd, ev) ? { x: ev.clientX, y: ev.clientY, pick: pickAt(gd, ev) } : null;
+  }, true);
   document.addEventListener('click', (ev) => {
     const gd = plotDiv();
-    if (!gd || !(ev.target instanceof Element) || !ev.target.classList.contains('nsewdrag') || !gd.contains(ev.target)) return;
-    if (down && Math.hypot(ev.clientX - down[0], ev.clientY - down[1]) > 3) return; // the end of a zoom / pan drag
-    onClick(gd, ev);
+    if (!onMap(gd, ev)) return;
+    if (down && Math.hypot(ev.clientX - down.x, ev.clientY - down.y) > 3) return; // the end of a zoom / pan drag
+    const payload = (down && down.pick) || pickAt(gd, ev);
+    down = null;
+    if (!payload) return;
+    payload.t = Date.now(); // a repeated click still changes the box
+    setBox('map-click', JSON.stringify(payload));
   }, true);
   document.documentElement.setAttribute('data-fs-click', '1'); // tests: the script has run
 
