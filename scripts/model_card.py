@@ -15,6 +15,18 @@ import sys
 import torch
 
 
+# modules that moved when the code was split by pipeline stage (issue 10): a checkpoint keeps the command
+# it was trained with, the card also gives today's equivalent
+MOVED = {"python -m explorer.train ": "python -m explorer.models.train "}
+
+
+def today(command: str) -> str | None:
+    for old, new in MOVED.items():
+        if command.startswith(old):
+            return new + command[len(old):]
+    return None
+
+
 def main(ckpt_path: str, results_path: str | None = None) -> None:
     ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     tr = ck.get("train", {})
@@ -22,7 +34,10 @@ def main(ckpt_path: str, results_path: str | None = None) -> None:
     lines += ["## Data", f"- parameters: {', '.join(ck['param_names'])}",
               (f"- semantic dims: {ck.get('semantic_dims')} for pairs "
                f"{[f'{a} <-> {b}' for a, b, *_ in ck.get('tag_pairs', [])]}"), ""]
-    lines += ["## Training", f"- command: `{tr.get('command', '?')}`",
+    lines += ["## Training", f"- command: `{tr.get('command', '?')}`"]
+    if today(tr.get("command", "")):
+        lines += [f"- the same command today: `{today(tr['command'])}`"]
+    lines += [
               (f"- epochs run: {tr.get('epochs')} (best {tr.get('best_epoch')}), stopped by: "
                f"{tr.get('stopped')}"),
               (f"- wall time: {tr.get('seconds')} s on {tr.get('device')} "

@@ -36,9 +36,10 @@ CSS = """
 
 
 def _load_js() -> str:
-    """map.js, keys.js and live.js (each a function run once on page load) as the one function for `js=`."""
+    """boxes.js, map.js, keys.js and live.js (each a function run once on page load, in this order) as the
+    one function for `js=`."""
     parts = []
-    for name in ("map.js", "keys.js", "live.js"):
+    for name in ("boxes.js", "map.js", "keys.js", "live.js"):
         with open(os.path.join(STATIC, name), encoding="utf-8") as f:
             parts.append(f"({f.read().strip()})();")
     return "() => {\n" + "\n".join(parts) + "\n}"

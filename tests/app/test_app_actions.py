@@ -8,6 +8,8 @@ import plotly.graph_objects as go
 import pytest
 import soundfile as sf
 
+from engines import make_engine
+
 from explorer.app import actions as A
 from explorer.app import plots
 from explorer.app.map_export import build_debug_map
@@ -15,18 +17,7 @@ from explorer.app.map_export import build_debug_map
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory, synth):
-    from explorer.models.checkpoint import make_debug_checkpoint
-
-    root = tmp_path_factory.mktemp("ckpts")
-    paths = {}
-    for name, n in (("dbg16", 16), ("dbg30", 30)):
-        (root / name).mkdir()
-        paths[name] = str(root / name / "model.pt")
-        make_debug_checkpoint(paths[name], n_params=n, seed=n)
-        if n == 16:  # the 30-parameter model gets no map: the app must cope
-            build_debug_map(paths[name], synth, n=32)
-    assert A.find_checkpoints(str(root)) == paths
-    return A.Engine(paths, "dbg16", synth=synth)
+    return make_engine(tmp_path_factory.mktemp("ckpts"), synth, {16: (32, 0)})  # dbg30 has no map
 
 
 @pytest.fixture

@@ -8,24 +8,17 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from engines import make_engine
+
 from explorer.app import actions as A
 from explorer.app import plots
 from explorer.app.categories import classify, variant_names
-from explorer.app.map_export import PROJECT, build_debug_map, project_path
+from explorer.app.map_export import PROJECT, project_path
 
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory, synth):
-    from explorer.models.checkpoint import make_debug_checkpoint
-
-    root = tmp_path_factory.mktemp("ckpts")
-    paths = {}
-    for name, n in (("dbg16", 16), ("dbg30", 30)):
-        (root / name).mkdir()
-        paths[name] = str(root / name / "model.pt")
-        make_debug_checkpoint(paths[name], n_params=n, seed=n)
-        build_debug_map(paths[name], synth, n=40, seed=n)
-    return A.Engine(paths, "dbg16", synth=synth)
+    return make_engine(tmp_path_factory.mktemp("ckpts"), synth, {16: (40, 16), 30: (40, 30)})
 
 
 @pytest.fixture

@@ -6,18 +6,10 @@
   const WHITE_BLACK = 'awsedftgyhujk'; // semitones 0..12 from the keyboard's base C
   let octave = 0; // shift of the computer keys, in octaves, from C4 (60)
 
-  function setBox(id, text) {
-    const box = document.querySelector(`#${id} textarea, #${id} input`);
-    if (!box) return false;
-    const proto = box.tagName === 'TEXTAREA' ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
-    Object.getOwnPropertyDescriptor(proto, 'value').set.call(box, text);
-    box.dispatchEvent(new Event('input', { bubbles: true }));
-    return true;
-  }
-
   function play(note, el) {
     if (note < 24 || note > 108) return;
-    setBox('audition-key', JSON.stringify({ note, t: Date.now() })); // t: the same key twice still changes
+    // t: the same key twice still changes the box
+    window.fsSetBox('audition-key', JSON.stringify({ note, t: Date.now() }));
     document.querySelectorAll('#fs-keyboard [data-note].down').forEach((k) => k.classList.remove('down'));
     const key = el || document.querySelector(`#fs-keyboard [data-note="${note}"]`);
     if (key) key.classList.add('down');

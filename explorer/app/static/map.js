@@ -4,15 +4,6 @@
 () => {
   const plotDiv = () => document.querySelector('#latent-map .js-plotly-plot');
 
-  function setBox(id, text) {
-    const box = document.querySelector(`#${id} textarea, #${id} input`);
-    if (!box) return false;
-    const proto = box.tagName === 'TEXTAREA' ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
-    Object.getOwnPropertyDescriptor(proto, 'value').set.call(box, text);
-    box.dispatchEvent(new Event('input', { bubbles: true }));
-    return true;
-  }
-
   // The click itself decides what was clicked, from its own position: plotly's `plotly_click` reports the
   // points of its last hover, which can be stale (a click that follows a quick move, or a redraw, names
   // the previously hovered dot: issue 9), and it needs a listener on a div that redraws replace.
@@ -71,7 +62,7 @@
     down = null;
     if (!payload) return;
     payload.t = Date.now(); // a repeated click still changes the box
-    setBox('map-click', JSON.stringify(payload));
+    window.fsSetBox('map-click', JSON.stringify(payload));
   }, true);
   document.documentElement.setAttribute('data-fs-click', '1'); // tests: the script has run
 
