@@ -14,7 +14,6 @@ import sys
 
 import torch
 
-
 # modules that moved when the code was split by pipeline stage (issue 10): a checkpoint keeps the command
 # it was trained with, the card also gives today's equivalent
 MOVED = {"python -m explorer.train ": "python -m explorer.models.train "}

@@ -7,7 +7,6 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 import soundfile as sf
-
 from engines import make_engine
 
 from explorer.app import actions as A

@@ -7,7 +7,6 @@ import os
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-
 from engines import make_engine
 
 from explorer.app import actions as A

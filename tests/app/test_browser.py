@@ -79,6 +79,16 @@ def audio_href(pg, elem: str = "#current-audio") -> str:
     return link.get_attribute("href") or ""
 
 
+def download(pg, link_selector: str, path):
+    """Wait for the download link, click it as a person would, save the file at `path` -> `path`."""
+    link = pg.locator(link_selector).first
+    link.wait_for()
+    with pg.expect_download() as dl:
+        link.click()
+    dl.value.save_as(path)
+    return path
+
+
 def fetch_size(pg, href: str) -> int:
     """Bytes the browser gets from the audio URL (the WAV the player plays)."""
     return pg.evaluate("async (u) => (await (await fetch(u)).arrayBuffer()).byteLength", href)
@@ -315,12 +325,7 @@ def test_upload_wav_then_export_and_read_back(page, tmp_path):
     pg.get_by_role("tab", name="Presets").click()
     pg.get_by_label("Preset name").fill("Matched hum")
     pg.locator("#export-btn").click()
-    link = pg.locator("#export-files a[download$='.bank']").first
-    link.wait_for()
-    with pg.expect_download() as dl:
-        link.click()
-    path = tmp_path / "dl.bank"
-    dl.value.save_as(path)
+    path = download(pg, "#export-files a[download$='.bank']", tmp_path / "dl.bank")
     presets = read_bank(str(path))
     assert [p.name for p in presets] == ["Matched hum"] and len(presets[0].raw) == 41
     # upload it again and place it on the map

@@ -11,6 +11,7 @@ import test_browser
 from test_browser import (
     ARTIFACTS,
     click_on,
+    download,
     info,
     status,
     wait_info,
@@ -159,12 +160,7 @@ def test_favourites_export_one_bank_read_back(page, tmp_path):
         wait_status(pg, f"kept .*\\({len(names)} favourite")
     pg.get_by_role("tab", name="Keep").click()
     pg.locator("#fav-export").click()
-    link = pg.locator("#fav-files a[download$='.bank']").first
-    link.wait_for()
-    with pg.expect_download() as dl:
-        link.click()
-    path = tmp_path / "favourites.bank"
-    dl.value.save_as(path)
+    path = download(pg, "#fav-files a[download$='.bank']", tmp_path / "favourites.bank")
     presets = read_bank(str(path))
     assert [p.name for p in presets] == names and all(len(p.raw) == 41 for p in presets)
     assert re.search(r"exported 2 favourite", status(pg))
