@@ -19,7 +19,6 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 
-
 def test_chromium_is_installed():
     # `make test` installs Debian's chromium; without it the browser tests must fail, not vanish
     assert os.path.exists(CHROMIUM), f"{CHROMIUM} missing: run `make test` as root or apt-get install chromium"

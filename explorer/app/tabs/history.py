@@ -22,7 +22,6 @@ MAX_HISTORY = 50
 MAX_FAVOURITES = 128  # an amsynth bank holds 128 presets
 
 
-
 def entry(st: dict) -> dict:
     """The current sound as a history / favourites entry."""
     return {"model": st["model"], "label": st["label"], "z": np.array(st["z"], np.float32),
