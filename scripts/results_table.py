@@ -220,6 +220,15 @@ def table(n_params: int, split: str, rows: dict[tuple[str, int, int | None], tup
     return out
 
 
+def _steer_cell(r: dict) -> str:
+    """Mean Spearman (min over starts; span of levels where measured; valid starts where some were not)."""
+    extra = f"; span {_fmt(r['span_mean'], 2)}" if r.get("span_mean") is not None else ""
+    n = len(r.get("per_start", []))
+    if r.get("n_valid") is not None and n and r["n_valid"] < n:
+        extra += f"; {r['n_valid']}/{n} starts moved it"
+    return f"{_fmt(r['spearman_mean'], 3)} ({_fmt(r['spearman_min'], 2)}{extra})"
+
+
 def semantic_section(sems: list[dict]) -> list[str]:
     if not sems:
         return []
@@ -233,22 +242,29 @@ def semantic_section(sems: list[dict]) -> list[str]:
                    f"{s.get('n_steps')} steps)")
         out.append("")
         if s.get("steering"):
-            out += [("Steering macros (`explorer.models.steer`, the app's semantic sliders): steered to 9 levels "
-                     "-2..+2 from test-split sounds (the model's reconstruction), prior samples and mixes of three "
-                     "test codes; Spearman of level vs descriptor on the rendered audio, mean (min) over starts; "
-                     "shown in the app when the mean reaches 0.9 from test and prior starts."), "",
+            calibrated = s.get("steering_method", "").startswith("calibrated")
+            how = ("the slider set to 9 levels -2..+2 from each start, playing the point of the pair's calibrated "
+                   "path (rendered and measured, `explorer.models.steer.calibrate`) nearest each level"
+                   if calibrated else "steered to 9 levels -2..+2 with one correction render")
+            out += [(f"Steering macros (`explorer.models.steer`, the app's semantic sliders): {how}, from test-split "
+                     "sounds (the model's reconstruction), prior samples and mixes of three test codes (points "
+                     "between the map's dots); Spearman of level vs descriptor on the rendered audio, mean (min) "
+                     "over starts, and where measured the span: how many levels the played sound's descriptor "
+                     "moves while the slider goes from -2 to +2 (4 would follow it exactly), mean over starts. "
+                     "Shown in the app when the mean Spearman reaches 0.9 from test and prior starts."), "",
                     "| pair | descriptor | predictor R² (test) | test starts | prior starts | mixed starts | shown |",
                     "|---|---|---|---|---|---|---|"]
             for d in s["steering"]:
-                cells = [f"{_fmt(d[k]['spearman_mean'], 3)} ({_fmt(d[k]['spearman_min'], 2)})" if k in d else "–"
-                         for k in ("test", "prior", "mix")]
+                cells = [_steer_cell(d[k]) if k in d else "–" for k in ("test", "prior", "mix")]
                 unit = f" ({d['unit']})" if d.get("unit") else ""
                 out.append(f"| {d['negative']} ↔ {d['positive']} | {d['descriptor']}{unit} | "
                            f"{_fmt(d.get('r2_test'), 2)} | " + " | ".join(cells) +
                            f" | {'yes' if d['shown'] else 'no'} |")
-            out += ["", "Flow_dis semantic latent dims (swept -3..+3), for comparison:", ""]
-        out.append("| pair | dim | descriptor | Spearman mean | std | fraction > 0 |")
-        out.append("|---|---|---|---|---|---|")
+            if s.get("dims"):
+                out += ["", "Flow_dis semantic latent dims (swept -3..+3), for comparison:", ""]
+        if s.get("dims"):
+            out.append("| pair | dim | descriptor | Spearman mean | std | fraction > 0 |")
+            out.append("|---|---|---|---|---|---|")
         for d in s.get("dims", []):
             out.append(f"| {d['negative']} ↔ {d['positive']} | {d['dim']} | {d['descriptor']} | "
                        f"{_fmt(d['spearman_mean'], 3)} | {_fmt(d['spearman_std'], 3)} | "

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from explorer.app import plots
 from explorer.app.latent_map import LatentMap, is_stale, load_map
+from explorer.app.steering import PathCache
 
 MAX_DIMS = 32  # latent sliders built in the UI (models have 16 or 30 dims)
 MAX_SEMANTIC = 8  # semantic sliders built in the UI
@@ -78,6 +79,7 @@ class Engine:
         self.param_spec = synth.params
         self.plugin_names = [p.name for p in self.param_spec]
         self._entries: dict[str, ModelEntry] = {}
+        self.steer_paths = PathCache()  # semantic sliders' calibrated paths, shared by every session
         self._lock = threading.Lock()
         self._pmap = None
         self._own_tmpdir = tmpdir is None

@@ -17,7 +17,7 @@ import torch
 from explorer.app import plots
 from explorer.app.engine import MAX_SEMANTIC, SLIDER_DECIMALS, Engine, UserError
 from explorer.data import tags as tagging
-from explorer.data.features import log_mel
+from explorer.data.features import LOG_EPS, log_mel, mel
 
 
 def new_state(engine: Engine, model_name: str | None = None) -> dict:
@@ -98,15 +98,20 @@ def semantic_values(engine: Engine, st: dict) -> list[float]:
     m = current_model(engine, st)
     if m.steer is not None:
         lv = m.steer.levels(st["v"])
+        for k in m.steer.shown:  # a sound on a calibrated path: its measured level, where its slider put it
+            hit = engine.steer_paths.find(st["model"], k, st["v"])
+            if hit is not None:
+                lv[k] = hit[0].measured[hit[1]]
         return [round(float(lv[k]), SLIDER_DECIMALS) for k in m.steer.shown][:MAX_SEMANTIC]
     return [round(float(st["z"][d]), SLIDER_DECIMALS) for d, _, _ in m.semantic][:MAX_SEMANTIC]
 
 
-def measured_descriptors(m, audio: np.ndarray) -> list[str]:
-    """What each shown steering pair's descriptor measures on the rendered sound, with its unit."""
+def measured_descriptors(m, audio: np.ndarray, power: np.ndarray | None = None) -> list[str]:
+    """What each shown steering pair's descriptor measures on the rendered sound, with its unit (`power`: its
+    linear mel `[1, 64, 80]`, when already computed)."""
     if m.steer is None:
         return []
-    d = tagging.steer_descriptors(audio[None])[0]
+    d = tagging.steer_descriptors(audio[None], power=power)[0]
     out = []
     for k in m.steer.shown[:MAX_SEMANTIC]:
         name = m.steer.pairs[k][2]
@@ -129,7 +134,8 @@ def render_view(engine: Engine, st: dict, title: str | None = None) -> dict:
     heard = audio if played is None else played.result()
     times["render"] = time.perf_counter() - t
     t = time.perf_counter()
-    lm = log_mel(audio)[0].numpy()
+    power = mel(audio)  # [1, 64, 80]: the log-mel and the shown descriptors from one spectrogram
+    lm = torch.log(power + LOG_EPS)[0].numpy()
     times["features"] = time.perf_counter() - t
     t = time.perf_counter()
     m = current_model(engine, st)
@@ -143,7 +149,7 @@ def render_view(engine: Engine, st: dict, title: str | None = None) -> dict:
         "info": info_text(engine, st, ov),
         "latent": [round(float(x), SLIDER_DECIMALS) for x in st["z"]],
         "semantic": semantic_values(engine, st),
-        "semantic_info": measured_descriptors(m, audio),
+        "semantic_info": measured_descriptors(m, audio, power.numpy()),
         "audio_raw": audio,
         "logmel": lm,
         "texts": texts,

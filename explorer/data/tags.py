@@ -26,6 +26,7 @@ in the order of `CATEGORIES`; names without one are "other".
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -73,14 +74,18 @@ def category(name: str) -> int:
     return 0
 
 
+@functools.lru_cache(maxsize=4)
 def _mel_centres(cfg: MelConfig) -> np.ndarray:
+    """Centre frequency (Hz) of each mel band: `[M]`, read-only (cached: the app asks on every view)."""
     import torchaudio
 
     m = torchaudio.functional.melscale_fbanks(cfg.n_fft // 2 + 1, cfg.f_min, cfg.f_max, cfg.n_mels,
                                               cfg.sample_rate, norm="slaney", mel_scale="slaney")
     freqs = np.linspace(0, cfg.sample_rate / 2, cfg.n_fft // 2 + 1)
     w = m.numpy()  # [freq, mel]
-    return (w * freqs[:, None]).sum(0) / np.maximum(w.sum(0), 1e-12)
+    out = (w * freqs[:, None]).sum(0) / np.maximum(w.sum(0), 1e-12)
+    out.setflags(write=False)
+    return out
 
 
 def _crossing(env: np.ndarray, level: np.ndarray) -> np.ndarray:
@@ -96,10 +101,11 @@ def _crossing(env: np.ndarray, level: np.ndarray) -> np.ndarray:
 _DEFAULT_MEL = MelConfig()
 
 
-def descriptors(audio: np.ndarray, cfg: MelConfig = _DEFAULT_MEL) -> np.ndarray:
-    """`audio[N, T]` -> `descriptors[N, len(TAG_PAIRS)]` (NaN for silent sounds)."""
+def descriptors(audio: np.ndarray, cfg: MelConfig = _DEFAULT_MEL, power: np.ndarray | None = None) -> np.ndarray:
+    """`audio[N, T]` -> `descriptors[N, len(TAG_PAIRS)]` (NaN for silent sounds). `power`: the sounds' linear
+    mel `[N, M, F]` (`features.mel`) when the caller has it already."""
     audio = np.atleast_2d(np.asarray(audio, np.float32))
-    power = mel(audio, cfg).numpy().astype(np.float64)  # [N, M, F]
+    power = np.asarray(mel(audio, cfg) if power is None else power, np.float64).reshape(len(audio), cfg.n_mels, -1)
     frame_e = power.sum(1)  # [N, F]
     weights = frame_e / np.maximum(frame_e.sum(1, keepdims=True), 1e-20)
     centres = _mel_centres(cfg)
@@ -143,10 +149,12 @@ def envelope_descriptors(power: np.ndarray, cfg: MelConfig = _DEFAULT_MEL) -> np
     return np.stack([duration, (sd * weights).sum(1)], axis=1)
 
 
-def steer_descriptors(audio: np.ndarray, cfg: MelConfig = _DEFAULT_MEL) -> np.ndarray:
-    """`audio[N, T]` -> `[N, len(STEER_PAIRS)]`: the four tag descriptors, then duration and spread."""
+def steer_descriptors(audio: np.ndarray, cfg: MelConfig = _DEFAULT_MEL, power: np.ndarray | None = None) -> np.ndarray:
+    """`audio[N, T]` -> `[N, len(STEER_PAIRS)]`: the four tag descriptors, then duration and spread.
+    `power`: as for `descriptors`."""
     audio = np.atleast_2d(np.asarray(audio, np.float32))
-    out = np.concatenate([descriptors(audio, cfg), envelope_descriptors(mel(audio, cfg).numpy(), cfg)], axis=1)
+    power = np.asarray(mel(audio, cfg) if power is None else power, np.float64).reshape(len(audio), cfg.n_mels, -1)
+    out = np.concatenate([descriptors(audio, cfg, power), envelope_descriptors(power, cfg)], axis=1)
     out[np.abs(audio).max(1) < SILENCE_PEAK] = np.nan
     return out.astype(np.float32)
 

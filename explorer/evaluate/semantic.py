@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> dict:
             if args.update_steer and not args.data:
                 raise ValueError("--update-steer needs --data: the bar is judged from test-split and prior starts")
             test_z = starting_points(model, 10**9, args.seed, args.data) if args.data else None  # every test code
-            steering = evaluate_steering(model, test_z, synth, args.starts, args.steps, args.seed, args.feedback)
+            steering = evaluate_steering(model, test_z, synth, args.starts, args.steps, args.seed)
             if args.update_steer:
                 record_shown(args.checkpoint, [p["pair"] for p in steering if p["shown"]])
         for k, (dim, neg, pos) in enumerate(model.semantic):
@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> dict:
             "elapsed": round(time.time() - t_start, 1), "checkpoint": args.checkpoint, "model": model.name,
             "n_params": len(model.param_names), "data": args.data, "n_starts": len(starts), "n_steps": args.steps,
             "values": values.tolist(), "dims": dims, "smoothness": smooth, "steering": steering,
-            "feedback": args.feedback if steering else None}
+            "steering_method": "calibrated path (explorer.models.steer.calibrate)" if steering else None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,7 +165,6 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_workers(ap)
     cli.add_device(ap)
     ap.add_argument("--out", help="default results/semantic_<model>_<params>.json")
-    ap.add_argument("--feedback", type=int, default=1, help="steering: correction rounds against the synth")
     ap.add_argument("--update-steer", action="store_true",
                     help="record in the checkpoint's steer.pt which pairs reached the bar (the app shows those)")
     args = ap.parse_args(argv)

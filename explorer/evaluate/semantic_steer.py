@@ -3,10 +3,10 @@
 For each pair of `Steerer.pairs`, from three kinds of starting points -- `test` (the model's
 reconstruction of test-split sounds, what a click on a dataset dot plays), `prior` (decoded z ~ N(0, I))
 and `mix` (decoded random convex mixes of three test sounds' latent codes: points between the dots, as a
-click on empty map space gives) -- steer to `steps` levels from -2 to +2 (with `feedback` correction rounds
-against the real synth, as the app does), render with the real synth,
-compute the pair's descriptor on the audio (`explorer.data.tags.steer_descriptors`) and take the Spearman
-correlation between level and descriptor per start. A pair is *shown* in the app when its mean Spearman
+click on empty map space gives) -- calibrate the pair's path against the real synth as the app does
+(`explorer.models.steer.calibrate`), set the slider to `steps` levels from -2 to +2, render what the app
+plays at each, compute the pair's descriptor on the audio (`explorer.data.tags.steer_descriptors`) and take
+the Spearman correlation between level and descriptor per start. A pair is *shown* in the app when its mean Spearman
 reaches `BAR` from test and from prior starts (issue 12).
 """
 
@@ -19,10 +19,10 @@ import torch
 from scipy.stats import spearmanr
 
 from explorer.data import tags as tagging
+from explorer.models.steer import calibrate
 
 BAR = 0.9
 LEVELS = (-2.0, 2.0)
-FEEDBACK_TOL = 0.1  # levels: a render this close to its aim needs no correction
 
 
 def spearman_rows(levels: np.ndarray, desc: np.ndarray) -> list[float]:
@@ -54,25 +54,18 @@ def starts(model, latent_test: torch.Tensor | None, n: int, seed: int) -> dict[s
     return out
 
 
-def steer_rendered(st, model, synth, v0: np.ndarray, k: int, targets: np.ndarray, feedback: int) -> np.ndarray:
-    """Steer every start `v0[S, P]` to every level of `targets[L]` on pair k, with `feedback` correction
-    rounds against the real synth (`Steerer.correct`, as the app does); -> descriptors `[S, L]`."""
-    aims = np.tile(targets, len(v0))
-    v = np.stack([st.steer(x, k, t) for x in v0 for t in targets])
-    for r in range(feedback + 1):
-        desc = tagging.steer_descriptors(synth.render(model.full_params(v)))[:, k]
-        if r == feedback:
-            break
-        for i in range(len(v)):
-            if np.isfinite(desc[i]):
-                measured = st.level_of(k, desc[i])
-                if abs(measured - aims[i]) > FEEDBACK_TOL:
-                    v[i] = st.correct(v[i], k, aims[i], measured)
-    return desc.reshape(len(v0), len(targets))
+def steer_rendered(st, model, synth, v0: np.ndarray, k: int, targets: np.ndarray) -> np.ndarray:
+    """From every start `v0[S, P]`, calibrate pair k's path against the real synth (`steer.calibrate`, as the
+    app does on a semantic slider move), set the slider to every level of `targets[L]`, render what the app
+    plays there and measure the pair's descriptor on it; -> descriptors `[S, L]`."""
+    def render(p: np.ndarray) -> np.ndarray:
+        return synth.render(model.full_params(p))
+
+    v = np.stack([path.params[path.pick(t)] for x in v0 for path in [calibrate(st, x, k, render)] for t in targets])
+    return tagging.steer_descriptors(render(v))[:, k].reshape(len(v0), len(targets))
 
 
-def evaluate_steering(model, latent_test: torch.Tensor, synth, n_starts: int, steps: int, seed: int,
-                      feedback: int = 1) -> list[dict]:
+def evaluate_steering(model, latent_test: torch.Tensor, synth, n_starts: int, steps: int, seed: int) -> list[dict]:
     levels = np.linspace(*LEVELS, steps)
     st = model.steer
     kinds = starts(model, latent_test, n_starts, seed)
@@ -81,10 +74,13 @@ def evaluate_steering(model, latent_test: torch.Tensor, synth, n_starts: int, st
         entry = {"pair": k, "negative": neg, "positive": pos, "descriptor": name,
                  "unit": tagging.UNITS.get(name, ""), "r2_test": st.r2_test[k] if k < len(st.r2_test) else None}
         for kind, v0 in kinds.items():
-            desc = steer_rendered(st, model, synth, v0, k, levels, feedback)
+            desc = steer_rendered(st, model, synth, v0, k, levels)
             rho = np.array(spearman_rows(levels, desc))
             ok = rho[np.isfinite(rho)]
+            lv = np.array([[st.level_of(k, d) if np.isfinite(d) else np.nan for d in row] for row in desc])
+            span = lv[:, -1] - lv[:, 0]  # levels the played sound moves while the slider goes -2 -> +2
             entry[kind] = {"spearman_mean": float(ok.mean()) if len(ok) else None,
+                           "span_mean": float(np.nanmean(span)) if np.isfinite(span).any() else None,
                            "spearman_min": float(ok.min()) if len(ok) else None,
                            "fraction_above_bar": float((ok >= BAR).mean()) if len(ok) else None,
                            "n_valid": len(ok), "per_start": [None if not np.isfinite(x) else x for x in rho],

@@ -6,12 +6,18 @@ Why not a latent dim: a Flow_dis dim is pushed towards its tag by the encoder's 
 the decoder turn a move along that dim into a monotone change of the descriptor, and away from the data it
 does not (issue 12: Spearman 0.04 for Constant <-> Moving, -0.52 for Soft <-> Aggressive from prior starts).
 Here a small MLP `f: v[P] -> g[K]` predicts each pair's descriptor from the parameters, as a level `g` on
-N(0, 1) (the descriptor's rank among the training sounds, `explorer.data.tags.descriptor_targets`). A slider
-at level `t` for pair k moves the current parameters by least-norm steps `dv = pinv(J) e` (J = df/dv), with
+N(0, 1) (the descriptor's rank among the training sounds, `explorer.data.tags.descriptor_targets`). Steering
+pair k to level `t` moves the parameters by least-norm steps `dv = pinv(J) e` (J = df/dv), with
 `e_k = t - f_k(v)` and `e_j = f_j(v0) - f_j(v)` for the other pairs, so the other descriptors hold while
-this one moves; steps stay inside [0, 1]. It works from any parameters: dataset sounds, decoded latent
-points, uploads. The pairs it steers and their descriptors: `explorer.data.tags.STEER_PAIRS`; whether each
-reaches the bar is measured on rendered audio by `python -m explorer.evaluate.semantic`.
+this one moves; steps stay inside [0, 1]. The predictor alone is not enough (from test starts, steering
+straight to each level and correcting once against a render reached Spearman 0.80-0.95 per pair), so the
+app uses a *calibrated path* (`calibrate`): from the current sound, the pair is steered up and down in steps
+of `PATH_STEP` levels, each point from its neighbour; every point is rendered with the real synth and its
+descriptor measured; the points whose measured levels rise strictly (a longest such run through the start)
+are kept, and a slider at level t plays the kept point measured nearest t. It works from any parameters:
+dataset sounds, decoded latent points, uploads. The pairs it steers and their descriptors:
+`explorer.data.tags.STEER_PAIRS`; whether each reaches the bar is measured on rendered audio by
+`python -m explorer.evaluate.semantic`.
 A file holds: `format`, `pairs`, `param_names`, `hidden`, `state_dict`, `reference` (sorted descriptor
 values of the training sounds, for real units), `r2_test` (per pair, on the test split), `data`, `command`,
 and `shown` (pair indices that reached the bar; written by the evaluation, None before).
@@ -23,6 +29,7 @@ import argparse
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +40,7 @@ from torch import nn
 FORMAT = 1
 FILE_NAME = "steer.pt"  # next to a checkpoint's model.pt; `load_model` attaches it as `LoadedModel.steer`
 LEVEL_RANGE = 2.5  # slider range in levels (standard deviations of the training sounds' ranks)
+PATH_STEP = 0.25  # levels between the points of a calibrated path (`Steerer.path`)
 
 
 def _net(n_in: int, n_out: int, hidden: int) -> nn.Sequential:
@@ -112,29 +120,58 @@ class Steerer:
         x = torch.as_tensor(np.asarray(v, np.float32))
         return self.net(x).numpy()
 
-    def steer(self, v: np.ndarray, k: int, target: float, iters: int = 60, max_step: float = 0.05) -> np.ndarray:
-        """Parameters `v[P]` moved until pair k's level is `target`, the other pairs held (see module doc)."""
+    @torch.no_grad()
+    def value_and_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Levels `[K]` at parameters `x[P]` and their Jacobian `[K, P]`, written out for `_net`'s three
+        layers (one forward pass and three matrix products instead of K backward passes: every steering
+        iteration needs it, and the app steers on each semantic slider move)."""
+        l1, _, l2, _, l3 = self.net
+        a1 = l1(x)
+        h1 = nn.functional.silu(a1)
+        a2 = l2(h1)
+        f = l3(nn.functional.silu(a2))
+        s1, s2 = torch.sigmoid(a1), torch.sigmoid(a2)
+        d1, d2 = s1 * (1 + a1 * (1 - s1)), s2 * (1 + a2 * (1 - s2))  # silu'(a)
+        return f, ((l3.weight * d2) @ l2.weight * d1) @ l1.weight
+
+    def steer(self, v: np.ndarray, k: int, target: float, iters: int = 60, max_step: float = 0.05,
+              hold: np.ndarray | None = None) -> np.ndarray:
+        """Parameters `v[P]` moved until pair k's level is `target`, the other pairs held (see module doc) at
+        their levels `hold[K]` (default: `v`'s own)."""
         target = float(np.clip(target, -LEVEL_RANGE, LEVEL_RANGE))
         x = torch.as_tensor(np.asarray(v, np.float32)).clone()
-        with torch.no_grad():
-            hold = self.net(x)
+        held = None if hold is None else torch.as_tensor(np.asarray(hold, np.float32))
         for _ in range(iters):
-            f = self.net(x).detach()
+            f, jac = self.value_and_jacobian(x)  # [K], [K, P]
+            hold = f if held is None else held
+            held = hold
             if abs(float(target - f[k])) < 0.02:
                 break
-            jac = torch.autograd.functional.jacobian(self.net, x)  # [K, P]
             e = hold - f
             e[k] = target - f[k]
             dv = torch.linalg.pinv(jac, rtol=1e-3) @ e
             x = torch.clamp(x + torch.clamp(dv, -max_step, max_step), 0.0, 1.0)
         return x.numpy()
 
-    def correct(self, v: np.ndarray, k: int, target: float, measured: float) -> np.ndarray:
-        """One feedback step: the sound rendered from `v` measures level `measured` on pair k (its descriptor
-        on the real audio, `level_of`); aim the predictor that much further, so the real level reaches
-        `target` despite the predictor's error."""
-        aim = float(self.levels(v)[k]) + (target - measured)
-        return self.steer(v, k, aim)
+    def path(self, v: np.ndarray, k: int, step: float = PATH_STEP) -> tuple[np.ndarray, np.ndarray, int]:
+        """Pair k's path through `v[P]`: `v` steered in steps of `step` levels up to +LEVEL_RANGE and down to
+        -LEVEL_RANGE, each point steered on from its neighbour (so the path is continuous) with the other
+        pairs held at `v`'s levels. -> (aimed levels `[n]` increasing, parameters `[n, P]`, index of `v`)."""
+        v = np.asarray(v, np.float32)
+        hold = self.levels(v)
+        f0 = float(hold[k])
+        sides = []
+        for sign in (-1.0, 1.0):
+            aims = f0 + sign * step * np.arange(1, int(np.floor((LEVEL_RANGE - sign * f0) / step + 1e-6)) + 1)
+            x, pts = v, []
+            for t in aims:
+                x = self.steer(x, k, float(t), hold=hold)
+                pts.append(x)
+            sides.append((aims, pts))
+        (lo_aims, lo_pts), (hi_aims, hi_pts) = sides
+        aims = np.concatenate([lo_aims[::-1], [f0], hi_aims])
+        params = np.stack([*lo_pts[::-1], v, *hi_pts]).astype(np.float32)
+        return aims, params, len(lo_pts)
 
     def level_of(self, k: int, value: float) -> float:
         """A measured descriptor value of pair k -> its level (rank among the training sounds, on N(0, 1))."""
@@ -177,3 +214,58 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+@dataclass
+class SteerPath:
+    """Pair k's calibrated path from one sound: the points of `Steerer.path` whose rendered sounds measure
+    strictly increasing levels of the pair's descriptor, through the start. A slider at level t plays the
+    point whose measured level is nearest t, so the descriptor of what is heard never goes down while the
+    slider goes up."""
+
+    k: int
+    params: np.ndarray  # [m, P]
+    measured: np.ndarray  # [m] levels measured on the rendered audio, increasing
+    start: int  # index of the starting sound among the kept points
+
+    def pick(self, level: float) -> int:
+        return int(np.argmin(np.abs(self.measured - float(level))))
+
+    def holds(self, v: np.ndarray) -> bool:
+        """True when `v` is one of the path's points (the user has only moved this pair since)."""
+        return bool((np.abs(self.params - np.asarray(v, np.float32)[None]).max(1) == 0).any())
+
+
+def increasing_through(levels: np.ndarray, start: int) -> list[int]:
+    """Indices of a longest strictly increasing subsequence of `levels` (in index order) that contains
+    `start`; NaN entries never belong to it (a NaN start counts as -inf: nothing below it is kept)."""
+    x = np.where(np.isfinite(levels), levels, np.nan)
+    n = len(x)
+    s0 = x[start] if np.isfinite(x[start]) else -np.inf
+
+    def longest(idx: list[int]) -> list[int]:  # longest increasing run over idx (in order), O(n^2)
+        best: list[list[int]] = []
+        for a, i in enumerate(idx):
+            prev = [best[b] for b in range(a) if x[idx[b]] < x[i]]
+            best.append(max(prev, key=len, default=[]) + [i])
+        return max(best, key=len, default=[])
+
+    below = [i for i in range(start) if np.isfinite(x[i]) and x[i] < s0]
+    above = [i for i in range(start + 1, n) if np.isfinite(x[i]) and x[i] > s0]
+    return longest(below) + [start] + longest(above)
+
+
+def calibrate(steerer: Steerer, v: np.ndarray, k: int, render, step: float = PATH_STEP) -> SteerPath:
+    """Render pair k's path through `v` (`render`: parameters `[n, P]` -> audio `[n, T]`, the real synth
+    at the models' note), measure the pair's descriptor on each sound and keep the increasing points."""
+    from explorer.data.tags import steer_descriptors
+
+    _, params, start = steerer.path(v, k, step)
+    desc = steer_descriptors(render(params))[:, k]
+    levels = np.array([steerer.level_of(k, float(d)) if np.isfinite(d) else np.nan for d in desc])
+    keep = increasing_through(levels, start)
+    measured = levels[keep].copy()
+    if not np.isfinite(measured[0]):  # a silent start (first: nothing is kept below it), placed below the rest
+        predicted = float(steerer.levels(np.asarray(v, np.float32))[k])
+        measured[0] = min(predicted, measured[1] - step) if len(measured) > 1 else predicted
+    return SteerPath(k, params[keep], measured, keep.index(start))

@@ -14,7 +14,14 @@ from explorer.models.checkpoint import (
     load_model,
     make_debug_checkpoint,
 )
-from explorer.models.steer import FILE_NAME, Steerer, fit
+from explorer.models.steer import (
+    FILE_NAME,
+    LEVEL_RANGE,
+    PATH_STEP,
+    Steerer,
+    fit,
+    increasing_through,
+)
 
 P = 16
 NAMES = [f"param_{i:02d}" for i in range(P)]  # the debug checkpoint's parameter names
@@ -56,6 +63,17 @@ def test_fit_predicts_held_out_descriptors(fitted):
     assert r2[4] > 0.8 and r2[5] > 0.8, r2  # duration and spread, from the mels
 
 
+def test_written_out_jacobian_is_autograds(fitted):
+    st = Steerer(fitted)
+    for seed in range(3):
+        x = torch.from_numpy(np.random.default_rng(seed).uniform(0, 1, P).astype(np.float32))
+        f, jac = st.value_and_jacobian(x)
+        assert torch.allclose(f, st.net(x).detach(), atol=1e-6)
+        ref = torch.autograd.functional.jacobian(st.net, x)
+        assert jac.shape == ref.shape == (len(STEER_PAIRS), P)
+        assert torch.allclose(jac, ref, rtol=1e-4, atol=1e-5) and ref.abs().max() > 0.1
+
+
 def test_steer_moves_one_pair_and_holds_the_others(fitted):
     st = Steerer(fitted)
     v0 = np.full(P, 0.5, np.float32)
@@ -71,10 +89,32 @@ def test_steer_moves_one_pair_and_holds_the_others(fitted):
     units = [st.to_units(0, x) for x in (-2, -1, 0, 1, 2)]
     assert units == sorted(units) and 200 <= units[0] < units[-1] <= 3200
     assert [st.level_of(0, u) for u in units] == pytest.approx([-2, -1, 0, 1, 2], abs=0.05)
-    # feedback: a render that measured 0.4 below the aim makes the predictor aim 0.4 further
-    v = st.steer(v0, 0, 0.5)
-    fixed = st.correct(v, 0, 0.5, measured=0.1)
-    assert st.levels(fixed)[0] == pytest.approx(st.levels(v)[0] + 0.4, abs=0.05)
+
+
+def test_path_runs_through_the_start_in_steps_the_others_held(fitted):
+    st = Steerer(fitted)
+    v0 = np.full(P, 0.5, np.float32)
+    before = st.levels(v0)
+    aims, params, start = st.path(v0, 0)
+    assert np.array_equal(params[start], v0) and aims[start] == pytest.approx(before[0])
+    assert np.all(np.diff(aims) == pytest.approx(PATH_STEP)) and aims.min() >= -LEVEL_RANGE - 1e-6
+    assert aims.max() <= LEVEL_RANGE + 1e-6 and len(aims) >= 15
+    pred = st.levels(params)
+    inner = np.abs(aims) <= 1.5  # reachable levels: the predictor gets there
+    assert np.abs(pred[inner, 0] - aims[inner]).max() < 0.1
+    assert np.abs(pred[inner][:, [1, 2, 3]] - before[[1, 2, 3]]).max() < 0.3
+    assert params.min() >= 0 and params.max() <= 1
+
+
+def test_increasing_through_keeps_a_longest_rising_run_with_the_start():
+    x = np.array([0.0, -1.0, 0.5, 0.4, 1.0, np.nan, 0.9, 2.0])
+    for start in (1, 4, 7):
+        kept = increasing_through(x, start)
+        assert start in kept and kept == sorted(kept) and np.all(np.diff(x[kept]) > 0) and len(kept) == 4
+    # the start is kept even where a longer rising run would skip it
+    assert increasing_through(np.array([0.0, 1.0, 2.0, 3.0, -5.0, 4.0]), 4) == [4, 5]
+    # a silent (NaN) start: nothing below it, a longest rising run above it
+    assert increasing_through(np.array([1.0, np.nan, 0.5, 0.7, 0.6]), 1) in ([1, 2, 3], [1, 2, 4])
 
 
 def test_loaded_beside_a_checkpoint_or_refused(fitted, tmp_path):
@@ -89,26 +129,36 @@ def test_loaded_beside_a_checkpoint_or_refused(fitted, tmp_path):
         load_model(other)
 
 
-def test_app_semantic_sliders_steer(fitted, tmp_path, synth, monkeypatch):
+def test_app_semantic_sliders_steer(fitted, tmp_path, synth):
+    """A slider move calibrates the pair's path with real renders once (cached for every later move); the
+    sound played is the kept point measured nearest the slider, and its own rendered audio measures it."""
     from explorer.app import actions as A
-    from explorer.app.tabs import macro
+    from explorer.data.tags import steer_descriptors
 
-    # the synthetic predictor knows nothing of the real synth's sound: check the open-loop wiring here
-    # (the feedback step is `Steerer.correct`, tested above)
-    monkeypatch.setattr(macro, "STEER_FEEDBACK", 0)
     ck = make_debug_checkpoint(tmp_path / "dbg" / "model.pt", n_params=P)
     torch.save(dict(fitted, shown=[0, 3]), ck.with_name(FILE_NAME))
     engine = A.Engine({"dbg": str(ck)}, "dbg", synth=synth)
     st = A.new_state(engine)
     assert A.slider_labels(engine, "dbg")[1] == ["Dark <-> Bright", "Clean <-> Dirty"]
     levels = A.semantic_values(engine, st)
-    assert len(levels) == 2
+    assert len(levels) == 2 and len(engine.steer_paths) == 0
     st2 = A.set_semantic(engine, st, [levels[0] + 1.0, levels[1]])
+    assert len(engine.steer_paths) == 1
+    path, j = engine.steer_paths.find("dbg", 0, st2["v"])
+    assert np.all(np.diff(path.measured) > 0) and j == path.pick(levels[0] + 1.0)
     after = A.semantic_values(engine, st2)
-    assert after[0] == pytest.approx(levels[0] + 1.0, abs=0.1) and after[1] == pytest.approx(levels[1], abs=0.25)
+    assert after[0] == pytest.approx(path.measured[j], abs=0.006)  # the slider shows the measured level
     view = A.render_view(engine, st2)
     assert view["semantic"] == after and view["semantic_info"][0].startswith("centroid ")
     assert view["semantic_info"][0].endswith(" Hz")
+    heard = engine.entry().model.steer.level_of(0, float(steer_descriptors(view["audio_raw"][None])[0, 0]))
+    assert heard == pytest.approx(path.measured[j], abs=1e-6)
+    # later moves along the same pair reuse the path; the centroid heard never falls as the slider rises
+    centroids = []
+    for t in np.linspace(-2, 2, 5):
+        st3 = A.set_semantic(engine, st2, [float(t), after[1]])
+        centroids.append(float(steer_descriptors(engine.synth.render_one(st3["full"])[None])[0, 0]))
+    assert len(engine.steer_paths) == 1 and centroids == sorted(centroids) and centroids[-1] > centroids[0]
 
 
 def test_steering_evaluation_on_rendered_audio(fitted, tmp_path, synth):
@@ -122,7 +172,7 @@ def test_steering_evaluation_on_rendered_audio(fitted, tmp_path, synth):
     torch.save(fitted, ck.with_name(FILE_NAME))
     model = load_model(ck)
     test_z = torch.randn(6, model.latent_dim, generator=torch.Generator().manual_seed(0))
-    res = evaluate_steering(model, test_z, synth, n_starts=2, steps=3, seed=0, feedback=1)
+    res = evaluate_steering(model, test_z, synth, n_starts=2, steps=3, seed=0)
     assert [r["descriptor"] for r in res] == [p[2] for p in STEER_PAIRS]
     for r in res:
         assert set(r) >= {"test", "prior", "mix", "shown", "r2_test"}
@@ -130,5 +180,5 @@ def test_steering_evaluation_on_rendered_audio(fitted, tmp_path, synth):
         means = [r[k]["spearman_mean"] for k in ("test", "prior")]
         assert r["shown"] == all(m is not None and m >= BAR for m in means)
     # without test codes only prior starts are scored, and nothing can be shown
-    res = evaluate_steering(model, None, synth, n_starts=2, steps=3, seed=0, feedback=0)
+    res = evaluate_steering(model, None, synth, n_starts=2, steps=3, seed=0)
     assert all(set(r) & {"test", "prior", "mix"} == {"prior"} and not r["shown"] for r in res)

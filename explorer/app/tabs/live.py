@@ -39,7 +39,7 @@ def preview(engine: Engine, st: dict, kind: str, values: list[float], render: bo
     if kind == "latent":
         moved = set_latent(engine, st, values)
     elif kind == "semantic":
-        moved = set_semantic(engine, st, values, feedback=False)  # no extra render while dragging
+        moved = set_semantic(engine, st, values)  # renders only the first time a path is needed
     else:
         raise UserError(f"unknown slider group {kind!r} (latent or semantic)")
     if np.array_equal(moved["z"], np.asarray(st["z"], np.float32)):

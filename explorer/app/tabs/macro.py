@@ -17,9 +17,6 @@ from explorer.app.state import (
     set_current_params,
     set_current_z,
 )
-from explorer.data import tags as tagging
-
-STEER_FEEDBACK = 1  # correction rounds against the synth per semantic slider move (one render each)
 
 
 def set_latent(engine: Engine, st: dict, values: list[float]) -> dict:
@@ -39,10 +36,11 @@ def set_dim(engine: Engine, st: dict, dim: int, value: float) -> dict:
     return set_current_z(engine, st, z, _moved_label(st))
 
 
-def set_semantic(engine: Engine, st: dict, values: list[float], feedback: bool = True) -> dict:
-    """Semantic sliders. With steering macros (a steer.pt): each moved slider steers the parameters to its
-    level, the other pairs held (`explorer.models.steer`), then corrected against the real synth unless
-    `feedback` is False (drag previews); else the Flow_dis semantic dims are set."""
+def set_semantic(engine: Engine, st: dict, values: list[float]) -> dict:
+    """Semantic sliders. With steering macros (a steer.pt): a moved slider plays the point of its pair's
+    calibrated path (`explorer.models.steer.calibrate`: rendered and measured once per sound, then cached
+    in `engine.steer_paths`) whose measured level is nearest the slider's; else the Flow_dis semantic dims
+    are set."""
     m = current_model(engine, st)
     if m.steer is not None:
         shown = m.steer.shown[:MAX_SEMANTIC]
@@ -52,27 +50,14 @@ def set_semantic(engine: Engine, st: dict, values: list[float], feedback: bool =
         v = np.asarray(st["v"], np.float32)
         for i, k in enumerate(shown):
             if abs(float(values[i]) - now[i]) > 0.5 * 10.0**-SLIDER_DECIMALS:
-                v = _steer_checked(engine, m, v, k, float(values[i]), STEER_FEEDBACK if feedback else 0)
+                path, _ = engine.steer_paths.path(st["model"], m.steer, k, v,
+                                                  lambda p: engine.synth.render(m.full_params(p)))
+                v = path.params[path.pick(float(values[i]))]
         return set_current_params(engine, st, v, _moved_label(st))
     dims = [d for d, _, _ in m.semantic][: len(values)]
     new = np.asarray(st["z"], np.float64).copy()
     new[dims] = np.asarray(values[: len(dims)], np.float64)
     return set_current_z(engine, st, _changed(st["z"], new), _moved_label(st))
-
-
-def _steer_checked(engine: Engine, m, v: np.ndarray, k: int, target: float, rounds: int) -> np.ndarray:
-    """Steer pair k to `target`, then correct once against the real synth (`Steerer.correct`): the rendered
-    sound's own descriptor decides, as in `explorer.evaluate.semantic_steer`."""
-    v = m.steer.steer(v, k, target)
-    for _ in range(rounds):
-        desc = tagging.steer_descriptors(engine.synth.render_one(m.full_params(v[None])[0])[None])[0, k]
-        if not np.isfinite(desc):
-            break
-        measured = m.steer.level_of(k, float(desc))
-        if abs(measured - target) <= 0.1:
-            break
-        v = m.steer.correct(v, k, target, measured)
-    return v
 
 
 def _changed(z: np.ndarray, shown: np.ndarray) -> np.ndarray:
