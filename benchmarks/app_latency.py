@@ -6,7 +6,8 @@ Without a checkpoint (and none at checkpoints/flow_dis_16/model.pt) it makes a d
 of real synth renders in a temporary folder. Stages (medians over --n actions, milliseconds):
 decode (latent -> params; for a click also the 2-D -> latent map), render (real synth, the parameter texts
 fetched from a second worker meanwhile), features (log-mel + waiting for the texts), figures (mel, parameter
-plot, overlay, and their JSON encoding), server total; a drag preview and a note change (issue 14);
+plot, overlay, and their JSON encoding), server total; a drag preview and a note change (issue 14); a
+semantic slider move with the steering macros, first from a sound (calibrates a path) and again (issue 12);
 then the whole round trip of `/select_point`,
 `/decode_xy` and `/set_dim` through gradio_client against `python app.py` on a free port.
 """
@@ -104,6 +105,29 @@ def live_side(engine, n: int, seed: int = 0) -> dict[str, float]:
     return {k: 1e3 * float(np.median(v)) for k, v in times.items()}
 
 
+def semantic_side(engine, n: int, seed: int = 0) -> dict[str, float]:
+    """Server time (median ms) of a semantic slider move with steering macros (a steer.pt): the first move
+    of a pair from a sound (calibrates its path: renders) and a second move of that slider (cached path);
+    the view's own render is not included. Empty without a steer.pt."""
+    from explorer.app import actions as A
+
+    if engine.entry().model.steer is None:
+        return {}
+    rng = np.random.default_rng(seed)
+    times: dict[str, list[float]] = {"semantic move, first from a sound": [], "semantic move, same slider again": []}
+    n_map = len(engine.entry().lmap) if engine.entry().lmap is not None else 0
+    for i in range(n):
+        st = A.new_state(engine)
+        st = A.select_point(engine, st, int(rng.integers(n_map))) if n_map else st
+        values = A.semantic_values(engine, st)
+        for samples in times.values():
+            values[i % len(values)] = float(rng.uniform(-2, 2))
+            t = time.perf_counter()
+            A.set_semantic(engine, st, values)
+            samples.append(time.perf_counter() - t)
+    return {k: 1e3 * float(np.median(v)) for k, v in times.items()}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -187,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
            "device": str(e.model.device), "cpus": os.cpu_count(), "load average before": os.getloadavg()[0]}
     res["server"] = server_side(engine, args.n)
     res["live (ms)"] = live_side(engine, args.n)
+    res["live (ms)"].update(semantic_side(engine, max(args.n // 2, 1)))
     synth.close()
     if not args.no_round_trip:
         res["round trip (ms)"] = round_trip(ckpt, args.n)

@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/app_load.py open   --rounds 10 --users 10 --actions 10  # failed downloads
     .venv/bin/python benchmarks/app_load.py memory --sessions 30                    # RSS per further session
 
-`mixed`: N users, each its own session, do a random mix of map clicks (dots and empty spots), slider moves,
+`mixed`: N users, each its own session, do a random mix of map clicks (dots and empty spots), slider moves
+(a latent dim, or one semantic slider from where the last view left it),
 neighbourhoods (and playing one), exports and summaries; every audio file is downloaded as the browser does.
 Prints errors, per-endpoint p50/p95, actions per second and the server's memory (RSS) before and after.
 `open`: M rounds of N users who open the app at the same moment (a barrier), then do their actions; counts
@@ -123,6 +124,8 @@ class User:
         self.rng = random.Random(seed)
         self.n_points = 0
         self.has_neighbours = False
+        self.semantic: list[float] = []  # the semantic sliders as the last view showed them
+        self.n_semantic = 0  # how many the app shows (the others are hidden, their values ignored)
 
     def call(self, api: str, *args):
         return self.client.predict(*args, api_name=api)
@@ -133,6 +136,8 @@ class User:
             raise RuntimeError(status)
         if not wav_ok(out[0]):
             raise OSError(f"downloaded WAV {out[0]} is not whole")
+        # after 6 panel outputs and 32 latent sliders; a slider comes back as a value or as an update dict
+        self.semantic = [float(x.get("value") or 0.0 if isinstance(x, dict) else x) for x in out[6 + 32: 6 + 32 + 8]]
 
     def action(self, first: bool) -> str:
         r = self.rng.random()
@@ -144,6 +149,7 @@ class User:
             ys = np.concatenate([t["y"] for t in fig["data"] if str(t.get("uid", "")).startswith("ds:")])
             self.bounds = (float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max()))
             self.check_main(out[:-1])
+            self.n_semantic = len(self.call("/current")["semantic"])
             return "/init"
         if r < 0.25:
             api, out = "/select_point", self.call("/select_point", self.rng.randrange(self.n_points))
@@ -153,7 +159,9 @@ class User:
         elif r < 0.60:
             api, out = "/set_dim", self.call("/set_dim", self.rng.randrange(16), self.rng.uniform(-2, 2))
         elif r < 0.70:
-            api, out = "/set_semantic", self.call("/set_semantic", *[self.rng.uniform(-2, 2) for _ in range(8)])
+            values = list(self.semantic)  # one slider moved, as a person does (the page sends all of them)
+            values[self.rng.randrange(max(self.n_semantic, 1))] = self.rng.uniform(-2, 2)
+            api, out = "/set_semantic", self.call("/set_semantic", *values)
         elif r < 0.80:
             out = self.call("/neighbourhood", 0.3, 8, self.rng.randrange(1000))
             if str(out[-1]).startswith("Error"):

@@ -101,7 +101,7 @@ def semantic_values(engine: Engine, st: dict) -> list[float]:
         for k in m.steer.shown:  # a sound on a calibrated path: its measured level, where its slider put it
             hit = engine.steer_paths.find(st["model"], k, st["v"])
             if hit is not None:
-                lv[k] = hit[0].measured[hit[1]]
+                lv[k] = hit[1]
         return [round(float(lv[k]), SLIDER_DECIMALS) for k in m.steer.shown][:MAX_SEMANTIC]
     return [round(float(st["z"][d]), SLIDER_DECIMALS) for d, _, _ in m.semantic][:MAX_SEMANTIC]
 
@@ -182,7 +182,14 @@ def summary(engine: Engine, st: dict) -> dict:
     return {"model": st["model"], "label": st["label"], "z": [float(x) for x in st["z"]],
             "params": {n: float(x) for n, x in zip(m.param_names, st["v"])},
             "texts": dict(zip(engine.plugin_names, texts)), "xy": ov["current"],
-            "semantic": {f"{neg} <-> {pos}": float(st["z"][d]) for d, neg, pos in m.semantic}}
+            "semantic": dict(zip(semantic_names(m), semantic_values(engine, st), strict=True))}
+
+
+def semantic_names(m) -> list[str]:
+    """The pairs the semantic sliders show: the shown steering pairs (a steer.pt), else the Flow_dis dims."""
+    if m.steer is not None:
+        return [f"{m.steer.pairs[k][0]} <-> {m.steer.pairs[k][1]}" for k in m.steer.shown][:MAX_SEMANTIC]
+    return [f"{neg} <-> {pos}" for _, neg, pos in m.semantic][:MAX_SEMANTIC]
 
 
 def render_batch(engine: Engine, st: dict, zs: np.ndarray) -> list[dict]:

@@ -1,9 +1,10 @@
 """Calibrated steering paths (`explorer.models.steer.calibrate`) shared by every session of the app.
 
-A semantic slider move from a sound renders that pair's path through the sound once (about 21 renders);
-every later move of the same slider, a drag preview, another session standing on the same sound, finds the
-path here. Renders are deterministic, so a path depends only on (model, pair, parameters). Bounded: the
-least recently used paths are dropped beyond `size`.
+A semantic slider move from a sound renders that pair's path on the side the slider moved to (the start
+and about 10 points) once; every later move of the same slider, a drag preview, another session standing
+on the same sound, finds the path here, and the other side is calibrated when a move first needs it.
+Renders are deterministic, so a path depends only on (model, pair, parameters). Bounded: the least
+recently used paths are dropped beyond `size`.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ class PathCache:
     def __init__(self, size: int = 64) -> None:
         self.size = size
         self._paths: OrderedDict[tuple, SteerPath] = OrderedDict()  # (model, k, start bytes) -> path
-        self._points: dict[tuple, tuple[tuple, int]] = {}  # (model, k, point bytes) -> (path key, index)
+        self._points: dict[tuple, tuple[tuple, float]] = {}  # (model, k, point bytes) -> (path key, level)
         self._lock = threading.Lock()
 
-    def find(self, model: str, k: int, v: np.ndarray) -> tuple[SteerPath, int] | None:
-        """The cached path of pair k that `v[P]` lies on, and its index there; None if there is none."""
+    def find(self, model: str, k: int, v: np.ndarray) -> tuple[SteerPath, float] | None:
+        """The cached path of pair k that `v[P]` lies on, and `v`'s measured level; None if there is none."""
         with self._lock:
             hit = self._points.get((model, k, np.asarray(v, np.float32).tobytes()))
             if hit is None or hit[0] not in self._paths:
@@ -32,23 +33,33 @@ class PathCache:
             self._paths.move_to_end(hit[0])
             return self._paths[hit[0]], hit[1]
 
-    def path(self, model: str, steerer, k: int, v: np.ndarray, render) -> tuple[SteerPath, int]:
-        """Pair k's path that `v` lies on (calibrated now, with `render`, if none is cached) and `v`'s index."""
+    def move(self, model: str, steerer, k: int, v: np.ndarray, level: float, render) -> np.ndarray:
+        """The parameters to play when pair k's slider goes from the sound `v[P]` to `level`: the point of
+        `v`'s path measured nearest it (calibrating, with `render`, what is missing)."""
         hit = self.find(model, k, v)
-        if hit is not None:
-            return hit
-        p = calibrate(steerer, v, k, render)
-        key = (model, k, np.asarray(v, np.float32).tobytes())
+        if hit is None:
+            side = -1 if level < float(steerer.levels(v)[k]) else 1
+            path = calibrate(steerer, v, k, render, sides=(side,))
+        else:
+            path = hit[0]
+        if path.side_of(level) not in path.sides:
+            calibrate(steerer, path.start, k, render, sides=(path.side_of(level),), path=path)
+        self._add(model, path)
+        return path.pick(level)[0]
+
+    def _add(self, model: str, path: SteerPath) -> None:
+        key = (model, path.k, path.start.tobytes())
+        params, measured = path.points()
         with self._lock:
-            self._paths[key] = p
-            for j, x in enumerate(p.params):
-                self._points[(model, k, x.tobytes())] = (key, j)
+            self._paths[key] = path
+            self._paths.move_to_end(key)
+            for x, lv in zip(params, measured, strict=True):
+                self._points[(model, path.k, x.tobytes())] = (key, float(lv))
             while len(self._paths) > self.size:
                 old, dropped = self._paths.popitem(last=False)
-                for x in dropped.params:
+                for x in dropped.points()[0]:
                     if self._points.get((old[0], old[1], x.tobytes()), (None,))[0] == old:
                         del self._points[(old[0], old[1], x.tobytes())]
-        return p, p.start
 
     def __len__(self) -> int:
         return len(self._paths)

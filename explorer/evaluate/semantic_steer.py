@@ -61,7 +61,7 @@ def steer_rendered(st, model, synth, v0: np.ndarray, k: int, targets: np.ndarray
     def render(p: np.ndarray) -> np.ndarray:
         return synth.render(model.full_params(p))
 
-    v = np.stack([path.params[path.pick(t)] for x in v0 for path in [calibrate(st, x, k, render)] for t in targets])
+    v = np.stack([path.pick(t)[0] for x in v0 for path in [calibrate(st, x, k, render)] for t in targets])
     return tagging.steer_descriptors(render(v))[:, k].reshape(len(v0), len(targets))
 
 

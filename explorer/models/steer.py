@@ -29,7 +29,7 @@ import argparse
 import shlex
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +103,8 @@ class Steerer:
         self.net = _net(len(self.param_names), len(self.pairs), int(d["hidden"]))
         self.net.load_state_dict(d["state_dict"])
         self.net.eval()
+        self._w = [(m.weight.detach().double().numpy(), m.bias.detach().double().numpy())
+                   for m in self.net if isinstance(m, nn.Linear)]  # steering runs in NumPy (float64)
         self.reference = np.asarray(d["reference"], np.float64)  # [Q, K] sorted
         self.r2_test: list[float] = list(d.get("r2_test", []))
         # pairs the app shows: those that reached the bar in `explorer.evaluate.semantic --update-steer`
@@ -114,64 +116,60 @@ class Steerer:
     def load(cls, path: str | Path) -> Steerer:
         return cls(torch.load(path, map_location="cpu", weights_only=True))
 
-    @torch.no_grad()
     def levels(self, v: np.ndarray) -> np.ndarray:
         """`v[B, P]` (or `[P]`) in [0, 1] -> predicted levels `[B, K]` (or `[K]`)."""
-        x = torch.as_tensor(np.asarray(v, np.float32))
-        return self.net(x).numpy()
+        h = np.asarray(v, np.float64)
+        for i, (w, b) in enumerate(self._w):
+            h = h @ w.T + b
+            if i < len(self._w) - 1:
+                h = h / (1 + np.exp(-h))  # SiLU
+        return h
 
-    @torch.no_grad()
-    def value_and_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def value_and_jacobian(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Levels `[K]` at parameters `x[P]` and their Jacobian `[K, P]`, written out for `_net`'s three
-        layers (one forward pass and three matrix products instead of K backward passes: every steering
-        iteration needs it, and the app steers on each semantic slider move)."""
-        l1, _, l2, _, l3 = self.net
-        a1 = l1(x)
-        h1 = nn.functional.silu(a1)
-        a2 = l2(h1)
-        f = l3(nn.functional.silu(a2))
-        s1, s2 = torch.sigmoid(a1), torch.sigmoid(a2)
+        layers in NumPy (float64): every steering iteration needs both, and at this size NumPy is several
+        times faster than torch's per-call overhead, let alone K backward passes."""
+        (w1, b1), (w2, b2), (w3, b3) = self._w
+        a1 = w1 @ x + b1
+        s1 = 1 / (1 + np.exp(-a1))
+        a2 = w2 @ (a1 * s1) + b2
+        s2 = 1 / (1 + np.exp(-a2))
+        f = w3 @ (a2 * s2) + b3
         d1, d2 = s1 * (1 + a1 * (1 - s1)), s2 * (1 + a2 * (1 - s2))  # silu'(a)
-        return f, ((l3.weight * d2) @ l2.weight * d1) @ l1.weight
+        return f, ((w3 * d2) @ w2 * d1) @ w1
 
     def steer(self, v: np.ndarray, k: int, target: float, iters: int = 60, max_step: float = 0.05,
               hold: np.ndarray | None = None) -> np.ndarray:
         """Parameters `v[P]` moved until pair k's level is `target`, the other pairs held (see module doc) at
-        their levels `hold[K]` (default: `v`'s own)."""
+        their levels `hold[K]` (default: `v`'s own). -> `[P]` float32 in [0, 1]."""
         target = float(np.clip(target, -LEVEL_RANGE, LEVEL_RANGE))
-        x = torch.as_tensor(np.asarray(v, np.float32)).clone()
-        held = None if hold is None else torch.as_tensor(np.asarray(hold, np.float32))
+        x = np.asarray(v, np.float64).copy()
         for _ in range(iters):
             f, jac = self.value_and_jacobian(x)  # [K], [K, P]
-            hold = f if held is None else held
-            held = hold
-            if abs(float(target - f[k])) < 0.02:
+            if hold is None:
+                hold = f
+            if abs(target - f[k]) < 0.02:
                 break
             e = hold - f
             e[k] = target - f[k]
-            dv = torch.linalg.pinv(jac, rtol=1e-3) @ e
-            x = torch.clamp(x + torch.clamp(dv, -max_step, max_step), 0.0, 1.0)
-        return x.numpy()
+            dv = np.linalg.pinv(jac, rcond=1e-3) @ e
+            x = np.clip(x + np.clip(dv, -max_step, max_step), 0.0, 1.0)
+        return x.astype(np.float32)
 
-    def path(self, v: np.ndarray, k: int, step: float = PATH_STEP) -> tuple[np.ndarray, np.ndarray, int]:
-        """Pair k's path through `v[P]`: `v` steered in steps of `step` levels up to +LEVEL_RANGE and down to
-        -LEVEL_RANGE, each point steered on from its neighbour (so the path is continuous) with the other
-        pairs held at `v`'s levels. -> (aimed levels `[n]` increasing, parameters `[n, P]`, index of `v`)."""
+    def path(self, v: np.ndarray, k: int, side: int, step: float = PATH_STEP) -> np.ndarray:
+        """One side of pair k's path from `v[P]`: `v` steered in steps of `step` levels (up for side +1, down
+        for -1) to the end of the slider's range, each point steered on from the previous one (so the path
+        is continuous) with the other pairs held at `v`'s levels. -> parameters `[n, P]`, in order away
+        from `v` (`v` itself not included)."""
         v = np.asarray(v, np.float32)
         hold = self.levels(v)
         f0 = float(hold[k])
-        sides = []
-        for sign in (-1.0, 1.0):
-            aims = f0 + sign * step * np.arange(1, int(np.floor((LEVEL_RANGE - sign * f0) / step + 1e-6)) + 1)
-            x, pts = v, []
-            for t in aims:
-                x = self.steer(x, k, float(t), hold=hold)
-                pts.append(x)
-            sides.append((aims, pts))
-        (lo_aims, lo_pts), (hi_aims, hi_pts) = sides
-        aims = np.concatenate([lo_aims[::-1], [f0], hi_aims])
-        params = np.stack([*lo_pts[::-1], v, *hi_pts]).astype(np.float32)
-        return aims, params, len(lo_pts)
+        n = int(np.floor((LEVEL_RANGE - side * f0) / step + 1e-6))
+        x, pts = v, []
+        for i in range(1, max(n, 0) + 1):
+            x = self.steer(x, k, f0 + side * step * i, hold=hold)
+            pts.append(x)
+        return np.stack(pts) if pts else np.zeros((0, len(v)), np.float32)
 
     def level_of(self, k: int, value: float) -> float:
         """A measured descriptor value of pair k -> its level (rank among the training sounds, on N(0, 1))."""
@@ -185,6 +183,74 @@ class Steerer:
         lo = int(np.floor(q))
         hi = min(lo + 1, len(self.reference) - 1)
         return float(self.reference[lo, k] + (q - lo) * (self.reference[hi, k] - self.reference[lo, k]))
+
+
+@dataclass
+class SteerPath:
+    """Pair k's calibrated path from one sound (`calibrate`): the start, its level measured on its render,
+    and per side (-1 down, +1 up; each calibrated when first needed) the points of `Steerer.path` whose
+    rendered sounds measure levels moving strictly away from the start. A slider at level t plays the point
+    measured nearest t, so the descriptor of what is heard never goes down while the slider goes up."""
+
+    k: int
+    start: np.ndarray  # [P]
+    level: float  # measured level of the start (its predicted one if it is silent)
+    sides: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # side -> ([m, P], [m])
+
+    def side_of(self, level: float) -> int:
+        return -1 if level < self.level else 1
+
+    def points(self) -> tuple[np.ndarray, np.ndarray]:
+        """(parameters `[n, P]`, measured levels `[n]` increasing) of the start and the calibrated sides."""
+        empty = (np.zeros((0, len(self.start)), np.float32), np.zeros(0))
+        lo, hi = self.sides.get(-1, empty), self.sides.get(1, empty)
+        params = np.concatenate([lo[0][::-1], self.start[None], hi[0]])
+        return params, np.concatenate([lo[1][::-1], [self.level], hi[1]])
+
+    def pick(self, level: float) -> tuple[np.ndarray, float]:
+        """The point to play for a slider at `level` (its side must be calibrated) and its measured level."""
+        if self.side_of(level) not in self.sides:
+            raise ValueError(f"side {self.side_of(level)} of pair {self.k}'s path is not calibrated")
+        params, measured = self.points()
+        i = int(np.argmin(np.abs(measured - float(level))))
+        return params[i], float(measured[i])
+
+
+def longest_rise(x: np.ndarray, above: float) -> list[int]:
+    """Indices (in order) of a longest strictly increasing subsequence of the entries of `x` above `above`;
+    NaN entries never belong to it. O(n^2): paths have about 10 points a side."""
+    idx = [i for i in range(len(x)) if np.isfinite(x[i]) and x[i] > above]
+    best: list[list[int]] = []
+    for a, i in enumerate(idx):
+        prev = [best[b] for b in range(a) if x[idx[b]] < x[i]]
+        best.append(max(prev, key=len, default=[]) + [i])
+    return max(best, key=len, default=[])
+
+
+def calibrate(steerer: Steerer, v: np.ndarray, k: int, render, sides: tuple[int, ...] = (-1, 1),
+              path: SteerPath | None = None, step: float = PATH_STEP) -> SteerPath:
+    """Calibrate `sides` of pair k's path from `v[P]` (adding them to `path`, from the same `v`, if given):
+    render the points (`render`: parameters `[n, P]` -> audio `[n, T]`, the real synth at the models' note;
+    the start too when new), measure the pair's descriptor on each and keep, per side, a longest run moving
+    strictly away from the start's measured level."""
+    from explorer.data.tags import steer_descriptors
+
+    v = np.asarray(v, np.float32)
+    todo = [s for s in sides if path is None or s not in path.sides]
+    chunks = [steerer.path(v, k, s, step) for s in todo]
+    head = v[None] if path is None else np.zeros((0, len(v)), np.float32)  # a new path renders its start
+    rows = np.concatenate([head, *chunks])
+    desc = steer_descriptors(render(rows))[:, k] if len(rows) else np.zeros(0)
+    levels = np.array([steerer.level_of(k, float(d)) if np.isfinite(d) else np.nan for d in desc])
+    if path is None:
+        start = levels[0] if np.isfinite(levels[0]) else float(steerer.levels(v)[k])  # silent: predicted
+        path = SteerPath(k, v, float(start))
+        levels = levels[1:]
+    for s, pts in zip(todo, chunks, strict=True):
+        lv, levels = levels[: len(pts)], levels[len(pts):]
+        keep = longest_rise(s * lv, s * path.level)
+        path.sides[s] = (pts[keep], lv[keep])
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,56 +282,3 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-@dataclass
-class SteerPath:
-    """Pair k's calibrated path from one sound: the points of `Steerer.path` whose rendered sounds measure
-    strictly increasing levels of the pair's descriptor, through the start. A slider at level t plays the
-    point whose measured level is nearest t, so the descriptor of what is heard never goes down while the
-    slider goes up."""
-
-    k: int
-    params: np.ndarray  # [m, P]
-    measured: np.ndarray  # [m] levels measured on the rendered audio, increasing
-    start: int  # index of the starting sound among the kept points
-
-    def pick(self, level: float) -> int:
-        return int(np.argmin(np.abs(self.measured - float(level))))
-
-    def holds(self, v: np.ndarray) -> bool:
-        """True when `v` is one of the path's points (the user has only moved this pair since)."""
-        return bool((np.abs(self.params - np.asarray(v, np.float32)[None]).max(1) == 0).any())
-
-
-def increasing_through(levels: np.ndarray, start: int) -> list[int]:
-    """Indices of a longest strictly increasing subsequence of `levels` (in index order) that contains
-    `start`; NaN entries never belong to it (a NaN start counts as -inf: nothing below it is kept)."""
-    x = np.where(np.isfinite(levels), levels, np.nan)
-    n = len(x)
-    s0 = x[start] if np.isfinite(x[start]) else -np.inf
-
-    def longest(idx: list[int]) -> list[int]:  # longest increasing run over idx (in order), O(n^2)
-        best: list[list[int]] = []
-        for a, i in enumerate(idx):
-            prev = [best[b] for b in range(a) if x[idx[b]] < x[i]]
-            best.append(max(prev, key=len, default=[]) + [i])
-        return max(best, key=len, default=[])
-
-    below = [i for i in range(start) if np.isfinite(x[i]) and x[i] < s0]
-    above = [i for i in range(start + 1, n) if np.isfinite(x[i]) and x[i] > s0]
-    return longest(below) + [start] + longest(above)
-
-
-def calibrate(steerer: Steerer, v: np.ndarray, k: int, render, step: float = PATH_STEP) -> SteerPath:
-    """Render pair k's path through `v` (`render`: parameters `[n, P]` -> audio `[n, T]`, the real synth
-    at the models' note), measure the pair's descriptor on each sound and keep the increasing points."""
-    from explorer.data.tags import steer_descriptors
-
-    _, params, start = steerer.path(v, k, step)
-    desc = steer_descriptors(render(params))[:, k]
-    levels = np.array([steerer.level_of(k, float(d)) if np.isfinite(d) else np.nan for d in desc])
-    keep = increasing_through(levels, start)
-    measured = levels[keep].copy()
-    if not np.isfinite(measured[0]):  # a silent start (first: nothing is kept below it), placed below the rest
-        predicted = float(steerer.levels(np.asarray(v, np.float32))[k])
-        measured[0] = min(predicted, measured[1] - step) if len(measured) > 1 else predicted
-    return SteerPath(k, params[keep], measured, keep.index(start))

@@ -19,8 +19,9 @@ from explorer.models.steer import (
     LEVEL_RANGE,
     PATH_STEP,
     Steerer,
+    calibrate,
     fit,
-    increasing_through,
+    longest_rise,
 )
 
 P = 16
@@ -65,13 +66,15 @@ def test_fit_predicts_held_out_descriptors(fitted):
 
 def test_written_out_jacobian_is_autograds(fitted):
     st = Steerer(fitted)
+    net = st.net.double()
     for seed in range(3):
-        x = torch.from_numpy(np.random.default_rng(seed).uniform(0, 1, P).astype(np.float32))
+        x = np.random.default_rng(seed).uniform(0, 1, P)
         f, jac = st.value_and_jacobian(x)
-        assert torch.allclose(f, st.net(x).detach(), atol=1e-6)
-        ref = torch.autograd.functional.jacobian(st.net, x)
+        xt = torch.from_numpy(x)
+        assert np.allclose(f, net(xt).detach().numpy(), atol=1e-10) and np.allclose(st.levels(x), f, atol=1e-10)
+        ref = torch.autograd.functional.jacobian(net, xt).numpy()
         assert jac.shape == ref.shape == (len(STEER_PAIRS), P)
-        assert torch.allclose(jac, ref, rtol=1e-4, atol=1e-5) and ref.abs().max() > 0.1
+        assert np.allclose(jac, ref, rtol=1e-8, atol=1e-10) and np.abs(ref).max() > 0.1
 
 
 def test_steer_moves_one_pair_and_holds_the_others(fitted):
@@ -91,30 +94,29 @@ def test_steer_moves_one_pair_and_holds_the_others(fitted):
     assert [st.level_of(0, u) for u in units] == pytest.approx([-2, -1, 0, 1, 2], abs=0.05)
 
 
-def test_path_runs_through_the_start_in_steps_the_others_held(fitted):
+def test_path_steps_away_from_the_start_the_others_held(fitted):
     st = Steerer(fitted)
     v0 = np.full(P, 0.5, np.float32)
     before = st.levels(v0)
-    aims, params, start = st.path(v0, 0)
-    assert np.array_equal(params[start], v0) and aims[start] == pytest.approx(before[0])
-    assert np.all(np.diff(aims) == pytest.approx(PATH_STEP)) and aims.min() >= -LEVEL_RANGE - 1e-6
-    assert aims.max() <= LEVEL_RANGE + 1e-6 and len(aims) >= 15
-    pred = st.levels(params)
-    inner = np.abs(aims) <= 1.5  # reachable levels: the predictor gets there
-    assert np.abs(pred[inner, 0] - aims[inner]).max() < 0.1
-    assert np.abs(pred[inner][:, [1, 2, 3]] - before[[1, 2, 3]]).max() < 0.3
-    assert params.min() >= 0 and params.max() <= 1
+    for side in (-1, 1):
+        params = st.path(v0, 0, side)
+        pred = st.levels(params)
+        aims = before[0] + side * PATH_STEP * np.arange(1, len(params) + 1)
+        assert len(params) >= 5 and np.abs(aims).max() <= LEVEL_RANGE + 1e-6
+        assert np.abs(aims[-1]) > LEVEL_RANGE - PATH_STEP  # to the end of the slider's range
+        inner = np.abs(aims) <= 1.5  # reachable levels: the predictor gets there
+        assert np.abs(pred[inner, 0] - aims[inner]).max() < 0.1
+        assert np.abs(pred[inner][:, [1, 2, 3]] - before[[1, 2, 3]]).max() < 0.3
+        assert params.min() >= 0 and params.max() <= 1 and params.dtype == np.float32
 
 
-def test_increasing_through_keeps_a_longest_rising_run_with_the_start():
+def test_longest_rise_keeps_a_longest_strictly_rising_run_above_the_floor():
     x = np.array([0.0, -1.0, 0.5, 0.4, 1.0, np.nan, 0.9, 2.0])
-    for start in (1, 4, 7):
-        kept = increasing_through(x, start)
-        assert start in kept and kept == sorted(kept) and np.all(np.diff(x[kept]) > 0) and len(kept) == 4
-    # the start is kept even where a longer rising run would skip it
-    assert increasing_through(np.array([0.0, 1.0, 2.0, 3.0, -5.0, 4.0]), 4) == [4, 5]
-    # a silent (NaN) start: nothing below it, a longest rising run above it
-    assert increasing_through(np.array([1.0, np.nan, 0.5, 0.7, 0.6]), 1) in ([1, 2, 3], [1, 2, 4])
+    kept = longest_rise(x, -np.inf)
+    assert kept == sorted(kept) and np.all(np.diff(x[kept]) > 0) and len(kept) == 4
+    kept = longest_rise(x, 0.45)  # only entries above the floor (the start's level)
+    assert np.all(x[kept] > 0.45) and np.all(np.diff(x[kept]) > 0) and len(kept) == 3
+    assert longest_rise(np.array([np.nan, 0.1]), 0.2) == [] and longest_rise(np.array([3.0, 1, 2]), 0) == [1, 2]
 
 
 def test_loaded_beside_a_checkpoint_or_refused(fitted, tmp_path):
@@ -130,35 +132,42 @@ def test_loaded_beside_a_checkpoint_or_refused(fitted, tmp_path):
 
 
 def test_app_semantic_sliders_steer(fitted, tmp_path, synth):
-    """A slider move calibrates the pair's path with real renders once (cached for every later move); the
-    sound played is the kept point measured nearest the slider, and its own rendered audio measures it."""
+    """A slider move calibrates its pair's path with real renders on the side it moves to, once (cached for
+    later moves); the sound played is the point measured nearest the slider, and its own audio measures it."""
     from explorer.app import actions as A
     from explorer.data.tags import steer_descriptors
 
     ck = make_debug_checkpoint(tmp_path / "dbg" / "model.pt", n_params=P)
     torch.save(dict(fitted, shown=[0, 3]), ck.with_name(FILE_NAME))
     engine = A.Engine({"dbg": str(ck)}, "dbg", synth=synth)
+    steer = engine.entry().model.steer
     st = A.new_state(engine)
     assert A.slider_labels(engine, "dbg")[1] == ["Dark <-> Bright", "Clean <-> Dirty"]
     levels = A.semantic_values(engine, st)
     assert len(levels) == 2 and len(engine.steer_paths) == 0
     st2 = A.set_semantic(engine, st, [levels[0] + 1.0, levels[1]])
-    assert len(engine.steer_paths) == 1
-    path, j = engine.steer_paths.find("dbg", 0, st2["v"])
-    assert np.all(np.diff(path.measured) > 0) and j == path.pick(levels[0] + 1.0)
+    path, heard_level = engine.steer_paths.find("dbg", 0, st2["v"])
+    assert len(engine.steer_paths) == 1 and np.array_equal(path.start, st["v"])
+    measured = path.points()[1]
+    assert np.all(np.diff(measured) > 0) and heard_level == path.pick(levels[0] + 1.0)[1]
     after = A.semantic_values(engine, st2)
-    assert after[0] == pytest.approx(path.measured[j], abs=0.006)  # the slider shows the measured level
+    assert after[0] == pytest.approx(heard_level, abs=0.006)  # the slider shows the measured level
     view = A.render_view(engine, st2)
     assert view["semantic"] == after and view["semantic_info"][0].startswith("centroid ")
     assert view["semantic_info"][0].endswith(" Hz")
-    heard = engine.entry().model.steer.level_of(0, float(steer_descriptors(view["audio_raw"][None])[0, 0]))
-    assert heard == pytest.approx(path.measured[j], abs=1e-6)
-    # later moves along the same pair reuse the path; the centroid heard never falls as the slider rises
+    heard = steer.level_of(0, float(steer_descriptors(view["audio_raw"][None])[0, 0]))
+    assert heard == pytest.approx(heard_level, abs=1e-9)
+    # later moves along the same pair reuse the path (the other side calibrated when first needed); the
+    # centroid heard never falls as the slider rises
     centroids = []
     for t in np.linspace(-2, 2, 5):
         st3 = A.set_semantic(engine, st2, [float(t), after[1]])
         centroids.append(float(steer_descriptors(engine.synth.render_one(st3["full"])[None])[0, 0]))
     assert len(engine.steer_paths) == 1 and centroids == sorted(centroids) and centroids[-1] > centroids[0]
+    assert sorted(path.sides) == [-1, 1]
+    # calibrating one side, then the other, keeps the points calibrating both at once keeps
+    both = calibrate(steer, st["v"], 0, lambda p: synth.render(engine.entry().model.full_params(p)))
+    assert np.array_equal(both.points()[0], path.points()[0]) and np.allclose(both.points()[1], path.points()[1])
 
 
 def test_steering_evaluation_on_rendered_audio(fitted, tmp_path, synth):

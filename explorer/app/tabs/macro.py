@@ -38,9 +38,9 @@ def set_dim(engine: Engine, st: dict, dim: int, value: float) -> dict:
 
 def set_semantic(engine: Engine, st: dict, values: list[float]) -> dict:
     """Semantic sliders. With steering macros (a steer.pt): a moved slider plays the point of its pair's
-    calibrated path (`explorer.models.steer.calibrate`: rendered and measured once per sound, then cached
-    in `engine.steer_paths`) whose measured level is nearest the slider's; else the Flow_dis semantic dims
-    are set."""
+    calibrated path (`explorer.models.steer.calibrate`: rendered and measured once per sound and side, then
+    cached in `engine.steer_paths`) whose measured level is nearest the slider's; else the Flow_dis
+    semantic dims are set."""
     m = current_model(engine, st)
     if m.steer is not None:
         shown = m.steer.shown[:MAX_SEMANTIC]
@@ -50,9 +50,8 @@ def set_semantic(engine: Engine, st: dict, values: list[float]) -> dict:
         v = np.asarray(st["v"], np.float32)
         for i, k in enumerate(shown):
             if abs(float(values[i]) - now[i]) > 0.5 * 10.0**-SLIDER_DECIMALS:
-                path, _ = engine.steer_paths.path(st["model"], m.steer, k, v,
-                                                  lambda p: engine.synth.render(m.full_params(p)))
-                v = path.params[path.pick(float(values[i]))]
+                v = engine.steer_paths.move(st["model"], m.steer, k, v, float(values[i]),
+                                            lambda p: engine.synth.render(m.full_params(p)))
         return set_current_params(engine, st, v, _moved_label(st))
     dims = [d for d, _, _ in m.semantic][: len(values)]
     new = np.asarray(st["z"], np.float64).copy()
