@@ -236,9 +236,7 @@ def semantic_section(sems: list[dict]) -> list[str]:
            ("Each semantic latent dim swept -3..+3 from random starting points, rendered; Spearman correlation "
            "between the dim's value and its descriptor (`explorer.data.tags`), mean ± std over starts. Smoothness: "
            "mean squared second difference of the log-mel along a path, normalised by the squared distance of "
-           "its end points (lower = smoother), latent interpolation vs plain parameter interpolation; \"evenly spaced\": "
-           "the same line sampled 4 times as finely and the steps kept at about equal log-mel distances along it "
-           "(`explorer.data.features.even_steps`), as the app's interpolation does."), ""]
+           "its end points (lower = smoother), latent interpolation vs plain parameter interpolation."), ""]
     for s in sorted(sems, key=lambda r: r.get("created", "")):
         out.append(f"`{s.get('command', '?')}` ({s.get('checkpoint')}, {s.get('n_starts')} starts, "
                    f"{s.get('n_steps')} steps)")
@@ -276,9 +274,6 @@ def semantic_section(sems: list[dict]) -> list[str]:
             out += ["", "| path | smoothness mean | median |", "|---|---|---|",
                     f"| latent interpolation | {_fmt(sm['latent']['mean'])} | {_fmt(sm['latent']['median'])} |",
                     f"| parameter interpolation | {_fmt(sm['params']['mean'])} | {_fmt(sm['params']['median'])} |"]
-            for k, what in (("latent_even", "latent, evenly spaced (the app's)"), ("params_even", "parameters, evenly spaced")):
-                if k in sm:
-                    out.append(f"| {what} | {_fmt(sm[k]['mean'])} | {_fmt(sm[k]['median'])} |")
         out.append("")
     return out
 

@@ -78,25 +78,3 @@ def loudness_db(power_mel: np.ndarray | torch.Tensor) -> np.ndarray:
     if p.ndim == 2:
         p = p[None]
     return (10.0 * torch.log10(p.clamp_min(0.0).flatten(1).mean(dim=1) + 1e-20)).numpy()
-
-
-OVERSAMPLE = 4  # fine samples per step when a path is spaced evenly (`even_steps`)
-
-
-def even_steps(features: np.ndarray, steps: int) -> list[int]:
-    """`steps` indices into a finely sampled path `features[n, ...]` (ends included, n >= steps), spaced as
-    evenly as the samples allow along the path's length (the summed distances between neighbours), so each
-    step changes the sound about as much as the next: an interpolation that does not rush through one part
-    and stall in another. Uniform indices when the path has no length."""
-    x = np.asarray(features, np.float64).reshape(len(features), -1)
-    n = len(x)
-    if not 2 <= steps <= n:
-        raise ValueError(f"need 2 <= steps <= {n} samples, got {steps}")
-    cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(x, axis=0), axis=1))])
-    if cum[-1] <= 0:
-        return np.linspace(0, n - 1, steps).round().astype(int).tolist()
-    idx = [int(np.argmin(np.abs(cum - t))) for t in np.linspace(0.0, cum[-1], steps)]
-    idx[0], idx[-1] = 0, n - 1
-    for i in range(1, steps - 1):  # strictly increasing, room left for the rest
-        idx[i] = min(max(idx[i], idx[i - 1] + 1), n - steps + i)
-    return idx

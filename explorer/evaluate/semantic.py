@@ -14,9 +14,7 @@
    steps (a) linearly in the latent space (decoded) and (b) linearly in parameter space between the same
    two decoded end points; for each rendered path of log-mels L[k]: mean_k ||L[k+1] - 2 L[k] + L[k-1]||^2
    / ||L[-1] - L[0]||^2 (mean squared second difference, normalised by the end points' distance; lower is
-   smoother; scale-free, so both paths compare). Each also "evenly spaced", as the app interpolates: the
-   line rendered at `OVERSAMPLE` times as many points and `--steps` of them kept at about equal log-mel
-   distances (`explorer.data.features.even_steps`).
+   smoother; scale-free, so both paths compare).
 Output JSON (`kind: "semantic_eval"`) is read by `scripts/results_table.py`.
 """
 
@@ -34,7 +32,7 @@ import torch
 
 from explorer import cli
 from explorer.data import tags as tagging
-from explorer.data.features import OVERSAMPLE, MelConfig, even_steps, log_mel
+from explorer.data.features import MelConfig, log_mel
 from explorer.evaluate.semantic_steer import evaluate_steering, spearman_rows
 
 
@@ -125,27 +123,27 @@ def run(args: argparse.Namespace) -> dict:
             print(f"dim {dim} {neg}<->{pos} ({descriptor}): Spearman {dims[-1]['spearman_mean']}", file=sys.stderr)
 
         rng = np.random.default_rng(args.seed + 1)
-        n_fine = OVERSAMPLE * (args.steps - 1) + 1
-        t = torch.linspace(0, 1, n_fine)[:, None]  # the plain paths are every OVERSAMPLE-th of these
-        paths: dict[str, list[float]] = {"latent": [], "params": [], "latent_even": [], "params_even": []}
+        t = torch.linspace(0, 1, args.steps)[:, None]
+        lat, par = [], []
         for _ in range(args.pairs):
             a, b = rng.choice(len(starts), size=2, replace=len(starts) < 2)
             za, zb = starts[a], starts[b]
-            v_lat = model.decode((1 - t) * za[None] + t * zb[None])  # [n_fine, P]
+            zpath = (1 - t) * za[None] + t * zb[None]  # [steps, D]
+            v_lat = model.decode(zpath)
             v_par = (1 - t) * v_lat[:1] + t * v_lat[-1:]
-            lm = log_mel(synth.render(model.full_params(torch.cat([v_lat, v_par]))), cfg)
-            for name, fine in (("latent", lm[:n_fine]), ("params", lm[n_fine:])):
-                paths[name].append(path_smoothness(fine[::OVERSAMPLE]))
-                paths[f"{name}_even"].append(path_smoothness(fine[even_steps(fine.numpy(), args.steps)]))
+            audio = synth.render(model.full_params(torch.cat([v_lat, v_par])))
+            lm = log_mel(audio, cfg)
+            lat.append(path_smoothness(lm[: args.steps]))
+            par.append(path_smoothness(lm[args.steps :]))
+    lat_a, par_a = np.array(lat), np.array(par)
 
     def summ(x: np.ndarray) -> dict:
         x = x[np.isfinite(x)]
         return {"mean": float(x.mean()) if len(x) else None, "median": float(np.median(x)) if len(x) else None}
 
-    smooth = {k: summ(np.array(v)) for k, v in paths.items()}
-    smooth["per_pair"] = {k: [float(x) for x in v] for k, v in paths.items()}
-    print(f"smoothness latent {smooth['latent']} vs params {smooth['params']}; evenly spaced: latent "
-          f"{smooth['latent_even']} vs params {smooth['params_even']}", file=sys.stderr)
+    smooth = {"latent": summ(lat_a), "params": summ(par_a),
+              "per_pair": {"latent": [float(x) for x in lat_a], "params": [float(x) for x in par_a]}}
+    print(f"smoothness latent {smooth['latent']} vs params {smooth['params']}", file=sys.stderr)
     return {"kind": "semantic_eval",
             "command": "python -m explorer.evaluate.semantic " + " ".join(shlex.quote(a) for a in args.argv),
             "created": datetime.datetime.now().isoformat(timespec="seconds"),

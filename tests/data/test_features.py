@@ -1,17 +1,9 @@
-"""The log-mel against an independent numpy computation of DESIGN.md's recipe; evenly spaced path steps."""
+"""The log-mel against an independent numpy computation of DESIGN.md's recipe."""
 
 import numpy as np
-import pytest
 import torch
 
-from explorer.data.features import (
-    LOG_EPS,
-    MelConfig,
-    even_steps,
-    fit_length,
-    log_mel,
-    mel,
-)
+from explorer.data.features import LOG_EPS, MelConfig, fit_length, log_mel, mel
 
 
 def _hz_to_mel(f):
@@ -63,17 +55,3 @@ def test_shapes_batch_and_padding():
     assert torch.allclose(short, torch.full_like(short, float(np.log(LOG_EPS))))
     assert fit_length(np.ones(10), 4).shape == (4,) and fit_length(np.ones(2), 4)[-1] == 0
     assert cfg.frames == 80
-
-
-def test_even_steps_space_a_path_by_its_length():
-    # a path that rushes (0 -> 5 in one sample) then crawls: even steps skip the crawl, keep the ends
-    x = np.array([0, 0.1, 0.2, 0.3, 5, 5.1, 5.2, 10, 10, 10, 10.0])[:, None]
-    assert even_steps(x, 3) == [0, 4, 10]
-    slow_then_fast = (10 * (np.arange(17) / 16) ** 3)[:, None]
-    idx = even_steps(slow_then_fast, 5)
-    assert idx[0] == 0 and idx[-1] == 16 and idx == sorted(set(idx))
-    even, uniform = np.diff(slow_then_fast[idx, 0]), np.diff(slow_then_fast[[0, 4, 8, 12, 16], 0])
-    assert even.std() < 0.3 * uniform.std() and even.min() > 1.5
-    assert even_steps(x, 11) == list(range(11)) and even_steps(np.zeros((9, 2)), 3) == [0, 4, 8]
-    with pytest.raises(ValueError):
-        even_steps(x, 12)

@@ -7,7 +7,6 @@ import numpy as np
 from explorer.app import plots
 from explorer.app.engine import MAX_STEPS, Engine, UserError
 from explorer.app.state import current_model, overlay, pick, render_batch, set_current_z
-from explorer.data.features import OVERSAMPLE, even_steps
 
 
 def set_end(engine: Engine, st: dict, which: str) -> tuple[dict, str]:
@@ -25,18 +24,15 @@ def ends_text(st: dict) -> str:
 
 
 def interpolate(engine: Engine, st: dict, steps: int) -> tuple[dict, dict]:
-    """Straight latent path from A to B in `steps` points (ends included), decoded and rendered. The points
-    are spaced evenly in sound: the line is rendered at `OVERSAMPLE` times as many points and `steps` of
-    them are kept at about equal log-mel distances along it (`explorer.data.features.even_steps`)."""
+    """Linear path in latent space from A to B in `steps` points (ends included), decoded and rendered."""
     steps = int(steps)
     if not 2 <= steps <= MAX_STEPS:
         raise UserError(f"steps must be 2..{MAX_STEPS}")
     if "A" not in st["ends"] or "B" not in st["ends"]:
         raise UserError("set both end points first: select a sound, then 'Set A' / 'Set B'")
     za, zb = st["ends"]["A"]["z"], st["ends"]["B"]["z"]
-    ts = np.linspace(0.0, 1.0, OVERSAMPLE * (steps - 1) + 1, dtype=np.float32)[:, None]
-    fine = render_batch(engine, st, (1 - ts) * za[None] + ts * zb[None])
-    items = [fine[i] for i in even_steps(np.stack([it["logmel"] for it in fine]), steps)]
+    ts = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+    items = render_batch(engine, st, (1 - ts) * za[None] + ts * zb[None])
     st = dict(st, steps=items)
     m = current_model(engine, st)
     v = np.stack([it["v"] for it in items])
