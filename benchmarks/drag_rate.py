@@ -65,6 +65,8 @@ def run(url: str, seconds: float, render_drag: bool, slider: str) -> dict:
         if render_drag:
             pg.locator("#render-drag input").check()
         pg.evaluate(COUNTERS)
+        if slider.startswith("lat-"):  # the latent sliders sit in a closed accordion
+            pg.get_by_text("Every latent dimension").click()
         box = pg.locator(f"#{slider} input[type=range]")
         box.scroll_into_view_if_needed()
         bb = box.bounding_box()

@@ -11,6 +11,7 @@ from explorer.app.engine import (
     MAX_NEIGHBOURS,
     MAX_SEMANTIC,
     MAX_STEPS,
+    SEMANTIC_RANGE,
     SLIDER_DECIMALS,
     SLIDER_RANGE,
     Engine,
@@ -74,7 +75,7 @@ from explorer.app.tabs.presets import (
 
 __all__ = [
     "CANDIDATE_COLUMNS", "DEFAULT_CHECKPOINT", "MAX_DIMS", "MAX_NEIGHBOURS", "MAX_PRESET_BYTES",
-    "MAX_SEMANTIC", "MAX_STEPS", "SLIDER_DECIMALS", "SLIDER_RANGE", "Engine", "ModelEntry", "UserError",
+    "MAX_SEMANTIC", "MAX_STEPS", "SEMANTIC_RANGE", "SLIDER_DECIMALS", "SLIDER_RANGE", "Engine", "ModelEntry", "UserError",
     "add_favourite", "audio_in", "audition", "candidate_rows", "candidate_to_current", "choose_model",
     "compare_ab", "decode_xy", "ends_text", "export_favourites", "export_preset", "favourite_choices",
     "find_checkpoints", "go_history", "goto_favourite", "history_choices", "info_text", "interpolate",

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from explorer.app import plots
 from explorer.app.latent_map import LatentMap, is_stale, load_map
 from explorer.app.steering import PathCache
+from explorer.models.steer import LEVEL_RANGE
 
 MAX_DIMS = 32  # latent sliders built in the UI (models have 16 or 30 dims)
 MAX_SEMANTIC = 8  # semantic sliders built in the UI
-SLIDER_RANGE = 4.0
+SLIDER_RANGE = 4.0  # latent sliders
+SEMANTIC_RANGE = LEVEL_RANGE  # semantic sliders: the steering macros' levels
 SLIDER_DECIMALS = 2  # the sliders' step is 0.01
 MAX_NEIGHBOURS = 24
 MAX_STEPS = 16

@@ -15,7 +15,13 @@ import numpy as np
 import torch
 
 from explorer.app import plots
-from explorer.app.engine import MAX_SEMANTIC, SLIDER_DECIMALS, Engine, UserError
+from explorer.app.engine import (
+    MAX_SEMANTIC,
+    SEMANTIC_RANGE,
+    SLIDER_DECIMALS,
+    Engine,
+    UserError,
+)
 from explorer.data import tags as tagging
 from explorer.data.features import LOG_EPS, log_mel, mel
 
@@ -102,8 +108,10 @@ def semantic_values(engine: Engine, st: dict) -> list[float]:
             hit = engine.steer_paths.find(st["model"], k, st["v"])
             if hit is not None:
                 lv[k] = hit[1]
+        lv = np.clip(lv, -SEMANTIC_RANGE, SEMANTIC_RANGE)  # the sliders' range
         return [round(float(lv[k]), SLIDER_DECIMALS) for k in m.steer.shown][:MAX_SEMANTIC]
-    return [round(float(st["z"][d]), SLIDER_DECIMALS) for d, _, _ in m.semantic][:MAX_SEMANTIC]
+    z = np.clip(np.asarray(st["z"], np.float64), -SEMANTIC_RANGE, SEMANTIC_RANGE)
+    return [round(float(z[d]), SLIDER_DECIMALS) for d, _, _ in m.semantic][:MAX_SEMANTIC]
 
 
 def measured_descriptors(m, audio: np.ndarray, power: np.ndarray | None = None) -> list[str]:

@@ -9,8 +9,8 @@ from explorer.app.views.common import STATUS_AT, Ctx, guard, named
 from explorer.app.views.live import SLIDER_SLOT
 
 
-def _sliders(prefix: str, labels: list[str], n: int, short: str) -> list:
-    return [gr.Slider(-A.SLIDER_RANGE, A.SLIDER_RANGE, value=0, step=0.01,
+def _sliders(prefix: str, labels: list[str], n: int, short: str, span: float) -> list:
+    return [gr.Slider(-span, span, value=0, step=0.01,
                       label=labels[i] if i < len(labels) else f"{short}{i}", visible=i < len(labels),
                       elem_id=f"{prefix}-{i}", min_width=160) for i in range(n)]
 
@@ -18,11 +18,13 @@ def _sliders(prefix: str, labels: list[str], n: int, short: str) -> list:
 def tab(ctx: Ctx, lat_labels: list[str], sem_labels: list[str]) -> None:
     """Creates the sliders (`ctx.sem`, `ctx.lat`: part of every main output) and wires them."""
     with gr.Tab("Macro-controls", id="tab-macro"):
-        gr.Markdown("Semantic dimensions (each a latent dim trained to follow a tag pair):")
+        gr.Markdown("Semantic controls: each slider moves the sound along its pair (in levels: the descriptor's "
+                    "rank among the training sounds, 0 = median); beside it, the descriptor measured on the sound "
+                    "playing.")
         with gr.Row():
-            ctx.sem = _sliders("sem", sem_labels, A.MAX_SEMANTIC, "s")
+            ctx.sem = _sliders("sem", sem_labels, A.MAX_SEMANTIC, "s", A.SEMANTIC_RANGE)
         with gr.Accordion("Every latent dimension", open=False), gr.Row():
-            ctx.lat = _sliders("lat", lat_labels, A.MAX_DIMS, "z")
+            ctx.lat = _sliders("lat", lat_labels, A.MAX_DIMS, "z", A.SLIDER_RANGE)
         with gr.Row(visible=False):  # API-only inputs: one dimension at a time
             api_dim, api_value = gr.Number(0, precision=0), gr.Number(0.0)
             api_btn = gr.Button("set_dim")
