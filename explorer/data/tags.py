@@ -11,7 +11,8 @@ Descriptors (one number per sound, computed on the rendered audio):
   mel power per frame): noise, distortion and dense spectra are dirty.
 Two more, for the steering macros only (`STEER_PAIRS`; datasets keep the four tag pairs):
 - `duration` (Short <-> Long): seconds during which the frame energy stays within 30 dB of the loudest
-  frame (the 3 s held note plus its release): how long the sound is heard.
+  frame (the 3 s held note plus its release): how long the sound is heard. The log frame energy is
+  interpolated linearly between frames (46 ms apart), so the duration varies continuously.
 - `spread` (Thin <-> Thick): energy-weighted spread, in octaves, of the mel spectrum around its centroid
   (standard deviation of log2 frequency per frame): a thin sound sits in a narrow band, a thick one
   (detuned oscillators, many partials, noise) covers several octaves.
@@ -140,7 +141,14 @@ def envelope_descriptors(power: np.ndarray, cfg: MelConfig = _DEFAULT_MEL) -> np
     """Linear mel power `[N, M, F]` -> `[N, 2]`: `duration` (s) and `spread` (octaves), see the docstring."""
     power = np.asarray(power, np.float64)
     frame_e = power.sum(1)
-    duration = (frame_e > frame_e.max(1, keepdims=True) * 1e-3).sum(1) * cfg.hop / cfg.sample_rate
+    # time above -30 dB, the log energy interpolated linearly between frames, so the duration moves
+    # continuously with the sound instead of in whole 46 ms frames
+    a = np.log(frame_e + 1e-30) - np.log(frame_e.max(1, keepdims=True) * 1e-3 + 1e-30)
+    lo, hi = a[:, :-1], a[:, 1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        part = np.where(lo > 0, lo / (lo - hi), hi / (hi - lo))  # the share above 0 of a crossing interval
+    above = np.where((lo > 0) & (hi > 0), 1.0, np.where((lo > 0) | (hi > 0), part, 0.0))
+    duration = above.sum(1) * cfg.hop / cfg.sample_rate
     weights = frame_e / np.maximum(frame_e.sum(1, keepdims=True), 1e-20)
     octave = np.log2(np.maximum(_mel_centres(cfg), 20.0))[None, :, None]
     share = power / np.maximum(frame_e[:, None, :], 1e-20)

@@ -96,3 +96,19 @@ def test_descriptors_follow_the_sound():
     assert attack[0] > attack[3] + 1  # the instant sine attacks faster than the fade-in
     assert flux[4] > 2 * flux[0]
     assert np.isnan(tagging.descriptors(np.zeros((1, 88200), np.float32))).all()
+
+
+def test_duration_moves_continuously_with_the_release():
+    # frame energy 1 up to frame T, then 10 dB lower per frame: above -30 dB for T + 3 frame intervals,
+    # also when T falls between frames (the log energy is interpolated between them)
+    hop_s = 1024 / 22050
+    for t_end in (20.0, 20.25, 20.5, 37.75):
+        frames = np.arange(80.0)
+        power = np.zeros((1, 64, 80))
+        power[0, 10] = np.where(frames <= t_end, 1.0, 10.0 ** (-(frames - t_end)))
+        assert tagging.envelope_descriptors(power)[0, 0] == pytest.approx((t_end + 3) * hop_s, rel=1e-9)
+    sr = 22050
+    t = np.arange(88200) / sr
+    short, long = (np.sin(2 * np.pi * 300 * t) * np.exp(-t / tau) for tau in (0.05, 0.5))
+    d = tagging.steer_descriptors(np.stack([short, long]).astype(np.float32))[:, 4]
+    assert d[1] > 5 * d[0] > 0

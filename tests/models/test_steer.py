@@ -29,11 +29,12 @@ NAMES = [f"param_{i:02d}" for i in range(P)]  # the debug checkpoint's parameter
 
 
 def make_dataset(root: Path, n: int = 600, seed: int = 0) -> Path:
-    """Descriptors 0-3 are smooth functions of parameters 0-3; the mels (hence duration and spread) depend
-    on parameters 4-5."""
+    """Descriptors 0-3 are smooth functions of parameters 11 (centroid: the debug checkpoint's parameter 11
+    is amsynth's filter cutoff, so the real synth's centroid follows it too) and 1-3; the mels (hence
+    duration and spread) depend on parameters 4-5."""
     rng = np.random.default_rng(seed)
     v = rng.random((n, P)).astype(np.float32)
-    desc = np.stack([200 + 3000 * v[:, 0] ** 2, v[:, 1] + 0.3 * v[:, 2], v[:, 2] - 0.5 * v[:, 1] ** 2,
+    desc = np.stack([200 + 3000 * v[:, 11] ** 2, v[:, 1] + 0.3 * v[:, 2], v[:, 2] - 0.5 * v[:, 1] ** 2,
                      0.01 + 0.2 * v[:, 3]], 1).astype(np.float32)
     frames = np.arange(80)[None, :]
     env = np.where(frames < (10 + 60 * v[:, 4:5]), 0.0, -30.0)  # log power: loud, then 30 log units down
