@@ -171,6 +171,28 @@ def test_app_semantic_sliders_steer(fitted, tmp_path, synth):
     assert np.array_equal(both.points()[0], path.points()[0]) and np.allclose(both.points()[1], path.points()[1])
 
 
+def test_path_cache_is_bounded(fitted, tmp_path, synth):
+    """The app's path cache drops the least recently used path (and the index of its points) beyond its size."""
+    from explorer.app.steering import PathCache
+
+    ck = make_debug_checkpoint(tmp_path / "dbg" / "model.pt", n_params=P)
+    steer = Steerer(fitted)
+    model = load_model(ck)
+
+    def render(p):
+        return synth.render(model.full_params(p))
+
+    cache = PathCache(size=1)
+    a, b = np.full(P, 0.3, np.float32), np.full(P, 0.6, np.float32)
+    va = cache.move("dbg", steer, 0, a, 1.0, render)
+    assert cache.find("dbg", 0, a) is not None and cache.find("dbg", 0, va) is not None
+    cache.move("dbg", steer, 0, b, 1.0, render)
+    assert len(cache) == 1 and cache.find("dbg", 0, b) is not None
+    assert cache.find("dbg", 0, a) is None and cache.find("dbg", 0, va) is None
+    kept = cache._paths[next(iter(cache._paths))].points()[0]
+    assert len(cache._points) == len({x.tobytes() for x in kept})  # only the kept path's points are indexed
+
+
 def test_steering_evaluation_on_rendered_audio(fitted, tmp_path, synth):
     """`explorer.evaluate.semantic_steer` steers from test, prior and mixed starts, renders with the real
     synth and scores level vs descriptor; a pair is shown only when test and prior starts reach the bar."""
