@@ -9,10 +9,10 @@ from explorer.app.views.common import STATUS_AT, Ctx, guard, named
 from explorer.app.views.live import SLIDER_SLOT
 
 
-def _sliders(prefix: str, labels: list[str], n: int, short: str, span: float) -> list:
+def _sliders(prefix: str, labels: list[str], n: int, short: str, span: float, width: int) -> list:
     return [gr.Slider(-span, span, value=0, step=0.01,
                       label=labels[i] if i < len(labels) else f"{short}{i}", visible=i < len(labels),
-                      elem_id=f"{prefix}-{i}", min_width=160) for i in range(n)]
+                      elem_id=f"{prefix}-{i}", min_width=width) for i in range(n)]
 
 
 def tab(ctx: Ctx, lat_labels: list[str], sem_labels: list[str]) -> None:
@@ -22,9 +22,10 @@ def tab(ctx: Ctx, lat_labels: list[str], sem_labels: list[str]) -> None:
                     "rank among the training sounds, 0 = median); beside it, the descriptor measured on the sound "
                     "playing.")
         with gr.Row():
-            ctx.sem = _sliders("sem", sem_labels, A.MAX_SEMANTIC, "s", A.SEMANTIC_RANGE)
+            # wide enough for a pair's name and its measured descriptor on one line: three to a row
+            ctx.sem = _sliders("sem", sem_labels, A.MAX_SEMANTIC, "s", A.SEMANTIC_RANGE, 320)
         with gr.Accordion("Every latent dimension", open=False), gr.Row():
-            ctx.lat = _sliders("lat", lat_labels, A.MAX_DIMS, "z", A.SLIDER_RANGE)
+            ctx.lat = _sliders("lat", lat_labels, A.MAX_DIMS, "z", A.SLIDER_RANGE, 160)
         with gr.Row(visible=False):  # API-only inputs: one dimension at a time
             api_dim, api_value = gr.Number(0, precision=0), gr.Number(0.0)
             api_btn = gr.Button("set_dim")
