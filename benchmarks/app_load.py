@@ -137,7 +137,7 @@ class User:
         if not wav_ok(out[0]):
             raise OSError(f"downloaded WAV {out[0]} is not whole")
         # after 6 panel outputs and 32 latent sliders; a slider comes back as a value or as an update dict
-        self.semantic = [float(x.get("value") or 0.0 if isinstance(x, dict) else x) for x in out[6 + 32: 6 + 32 + 8]]
+        self.semantic = [float((x.get("value") or 0.0) if isinstance(x, dict) else x) for x in out[6 + 32: 6 + 32 + 8]]
 
     def action(self, first: bool) -> str:
         r = self.rng.random()

@@ -17,6 +17,8 @@ import json
 import os
 import sys
 
+import numpy as np
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Esling et al. 2019, test-set spectral convergence (DESIGN.md section 1)
@@ -229,6 +231,21 @@ def _steer_cell(r: dict) -> str:
     return f"{_fmt(r['spearman_mean'], 3)} ({_fmt(r['spearman_min'], 2)}{extra})"
 
 
+def _paired_smoothness(per_pair: dict, n_boot: int = 10000, seed: int = 0) -> str:
+    """Latent vs parameter interpolation over the same end-point pairs: how many latent paths are smoother,
+    and the mean difference with a 95 % bootstrap interval (resampling the pairs)."""
+    lat, par = (np.asarray(per_pair.get(k, []), np.float64) for k in ("latent", "params"))
+    if len(lat) < 2 or len(lat) != len(par):
+        return ""
+    diff = lat - par
+    rng = np.random.default_rng(seed)
+    boot = diff[rng.integers(0, len(diff), (n_boot, len(diff)))].mean(1)
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return (f"Paired over the same {len(diff)} end-point pairs: latent smoother on {(diff < 0).sum()} of "
+            f"{len(diff)}; mean difference latent - parameters {diff.mean():+.3f}, 95 % bootstrap interval "
+            f"{lo:+.3f} to {hi:+.3f}.")
+
+
 def semantic_section(sems: list[dict]) -> list[str]:
     if not sems:
         return []
@@ -274,6 +291,9 @@ def semantic_section(sems: list[dict]) -> list[str]:
             out += ["", "| path | smoothness mean | median |", "|---|---|---|",
                     f"| latent interpolation | {_fmt(sm['latent']['mean'])} | {_fmt(sm['latent']['median'])} |",
                     f"| parameter interpolation | {_fmt(sm['params']['mean'])} | {_fmt(sm['params']['median'])} |"]
+            paired = _paired_smoothness(sm.get("per_pair", {}))
+            if paired:
+                out += ["", paired]
         out.append("")
     return out
 

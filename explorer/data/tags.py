@@ -102,11 +102,16 @@ def _crossing(env: np.ndarray, level: np.ndarray) -> np.ndarray:
 _DEFAULT_MEL = MelConfig()
 
 
+def _power(audio: np.ndarray, cfg: MelConfig, power: np.ndarray | None) -> np.ndarray:
+    """The sounds' linear mel `[N, M, F]` in float64: `power` as given (the caller's), else computed."""
+    return np.asarray(mel(audio, cfg) if power is None else power, np.float64).reshape(len(audio), cfg.n_mels, -1)
+
+
 def descriptors(audio: np.ndarray, cfg: MelConfig = _DEFAULT_MEL, power: np.ndarray | None = None) -> np.ndarray:
     """`audio[N, T]` -> `descriptors[N, len(TAG_PAIRS)]` (NaN for silent sounds). `power`: the sounds' linear
     mel `[N, M, F]` (`features.mel`) when the caller has it already."""
     audio = np.atleast_2d(np.asarray(audio, np.float32))
-    power = np.asarray(mel(audio, cfg) if power is None else power, np.float64).reshape(len(audio), cfg.n_mels, -1)
+    power = _power(audio, cfg, power)
     frame_e = power.sum(1)  # [N, F]
     weights = frame_e / np.maximum(frame_e.sum(1, keepdims=True), 1e-20)
     centres = _mel_centres(cfg)
@@ -161,7 +166,7 @@ def steer_descriptors(audio: np.ndarray, cfg: MelConfig = _DEFAULT_MEL, power: n
     """`audio[N, T]` -> `[N, len(STEER_PAIRS)]`: the four tag descriptors, then duration and spread.
     `power`: as for `descriptors`."""
     audio = np.atleast_2d(np.asarray(audio, np.float32))
-    power = np.asarray(mel(audio, cfg) if power is None else power, np.float64).reshape(len(audio), cfg.n_mels, -1)
+    power = _power(audio, cfg, power)
     out = np.concatenate([descriptors(audio, cfg, power), envelope_descriptors(power, cfg)], axis=1)
     out[np.abs(audio).max(1) < SILENCE_PEAK] = np.nan
     return out.astype(np.float32)

@@ -61,8 +61,11 @@ def steer_rendered(st, model, synth, v0: np.ndarray, k: int, targets: np.ndarray
     def render(p: np.ndarray) -> np.ndarray:
         return synth.render(model.full_params(p))
 
-    v = np.stack([path.pick(t)[0] for x in v0 for path in [calibrate(st, x, k, render)] for t in targets])
-    return tagging.steer_descriptors(render(v))[:, k].reshape(len(v0), len(targets))
+    played = []
+    for x in v0:
+        path = calibrate(st, x, k, render)
+        played += [path.pick(t)[0] for t in targets]
+    return tagging.steer_descriptors(render(np.stack(played)))[:, k].reshape(len(v0), len(targets))
 
 
 def evaluate_steering(model, latent_test: torch.Tensor, synth, n_starts: int, steps: int, seed: int) -> list[dict]:
