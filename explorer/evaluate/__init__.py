@@ -1,4 +1,4 @@
-"""Stage 4, evaluate: metrics (`metrics`), reference rows (`baselines`), CMA-ES refinement against a target
+"""Stage 4, evaluate: metrics (`metrics`), reference rows (`baselines`), refinement (Levenberg-Marquardt / CMA-ES) against a target
 (`refine`, also used by match and the app), the evaluation command (`targets`, `rows`;
 `python -m explorer.evaluate`), the out-of-domain set (`ood`) and the semantic evaluation (`semantic`).
 

@@ -13,8 +13,9 @@ and scored against the target: log-mel L1, SC, loudness-normalised SC):
 2. the `k_logmel` sounds of the candidate index (train + valid splits of the model's dataset, human and
    augmented) nearest in log-mel (compact embedding), and the `k_latent` nearest in the model's latent space;
 3. `explore` latent neighbours of the best so far (its code plus Gaussian noise, decoded by the model);
-4. CMA-ES (`explorer.evaluate.refine`) from the best candidate with the rest of the budget: at most
-   `renders` renders and, with `seconds`, stopped when the whole match reaches that wall time.
+4. refinement (`explorer.evaluate.refine`: Levenberg-Marquardt on the log-mel, CMA-ES when it stalls) from
+   the best candidate with the rest of the budget: at most `renders` renders and, with `seconds`, stopped
+   when the whole match reaches that wall time.
 Ranking: by log-mel L1 + SC (lower is better); with `Budget.l1_slack` (FAST: 0.02) only among the
 candidates whose log-mel L1 is within that fraction of the best one's, then the rest. Measured on 30 ds16
 test sounds (the rule was chosen after seeing them, both variants are in docs/RESULTS.md): for `--fast`,
@@ -51,13 +52,14 @@ def rank(cands: list, l1_slack: float | None = None) -> list:
 
 @dataclass(frozen=True)
 class Budget:
-    renders: int = 200  # CMA-ES renders after the candidates (0: candidates only)
+    renders: int = 200  # refine renders after the candidates (0: candidates only)
     seconds: float | None = 4.5  # wall-time cap of the whole match (None: no cap)
     k_logmel: int = 12
     k_latent: int = 6
     explore: int = 6
     loss: str = "mix"  # refine objective (explorer.evaluate.refine)
     sigma0: float = 0.1  # CMA-ES initial step (0.1 beat 0.15 from these candidates: 10 ds16 test sounds)
+    method: str = "lm"  # refine strategy (explorer.evaluate.refine.METHODS)
     l1_slack: float | None = None  # ranking (see module docstring)
 
     def describe(self) -> str:
@@ -223,6 +225,6 @@ class MatchPipeline:
 
         v, history = refine(self.synth, tgt, start.full, self.model.param_indices, budget.renders,
                             progress_callback=cb, note=note, on_improve=on_improve, loss=budget.loss,
-                            sigma0=budget.sigma0)
+                            sigma0=budget.sigma0, method=budget.method)
         refined = self._evaluate(tgt, v[None], note, ["refined"], [f"{start.name}, refined"], [None], [None])[0]
         return history, replace(refined, z=None)

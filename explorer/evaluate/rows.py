@@ -11,7 +11,7 @@ cores), and the same mel is computed on the result. Reported per row (means and 
 `explorer.evaluate.metrics`): MSE_n (dataset targets only), SC and MSE on linear mel magnitude, log-spectral
 distance, MFCC distance, log-mel L1. Rows: the model (`--checkpoint`), each `--baseline` (nearest / mean
 preset need `--data`: the training split is their library), and `--refine N` (the model's prediction
-refined by CMA-ES with N renders per sound), and `--match B,...` (the matching pipeline at each budget,
+refined with N renders per sound), and `--match B,...` (the matching pipeline at each budget,
 `explorer.evaluate.match_rows`). All rows of one command use the same sounds.
 
 Targets (`explorer.evaluate.targets`): the stored log-mels of a dataset split (their linear mels are
@@ -140,7 +140,7 @@ def evaluate(args: argparse.Namespace) -> dict:
                 refined, starts, ends = [], [], []
                 for i in range(n):
                     vb, hist = refine(synth, targets.logmel[i], full[i], model.param_indices, args.refine,
-                                      seed=args.seed, loss=args.refine_loss)
+                                      seed=args.seed, loss=args.refine_loss, method=args.refine_method)
                     refined.append(vb)
                     starts.append(hist[0]["best"])
                     ends.append(hist[-1]["best"])
@@ -150,11 +150,12 @@ def evaluate(args: argparse.Namespace) -> dict:
                 refined = np.stack(refined)
                 audio_r = synth.render(refined)
                 v_r = refined[:, model.param_indices]
-                suffix = "" if args.refine_loss == "mix" else f"-{args.refine_loss}"
+                suffix = ("" if args.refine_loss == "mix" else f"-{args.refine_loss}") + (
+                    "" if args.refine_method == "lm" else f"-{args.refine_method}")
                 rows.append(_row(f"{model.name}+refine{args.refine}{suffix}", "refine", score(targets, audio_r, v_r, cfg),
                                  time.time() - t0, model=model.name, checkpoint=args.checkpoint,
                                  train=train_info(model),
-                                 budget=args.refine, refine_loss=args.refine_loss,
+                                 budget=args.refine, refine_loss=args.refine_loss, refine_method=args.refine_method,
                                  seconds_per_sound=round((time.time() - t0) / n, 2)))
         if index is not None:
             rows += match_rows.match_rows(model, synth, index, targets, budgets, cfg, args.quiet)
@@ -211,7 +212,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--pitch-shift", action="store_true", help="--audio: shift a detected pitch to note 60")
     ap.add_argument("--limit", type=int, help="at most N sounds, spread evenly over the split")
     ap.add_argument("--baseline", help="comma-separated reference rows: nearest, mean, silence")
-    add_refine_arguments(ap, "add a row refined by CMA-ES with N renders per sound")
+    add_refine_arguments(ap, "add a row refined with N renders per sound (see --refine-method)")
     ap.add_argument("--match", help="rows of the matching pipeline at these budgets: fast, default, or a "
                     "number of refine renders (e.g. fast,50,200,default)")
     cli.add_workers(ap)

@@ -9,7 +9,8 @@ it), mix to mono, resample to 22,050 Hz, 4 s; float samples outside [-1, 1] scal
 brought to the dataset's loudness (gain printed); pitch detected (CREPE) -- then candidates (the model's
 prediction from the input moved to note 60, the nearest sounds of the model's dataset in log-mel and latent
 space from the index next to the checkpoint, latent neighbours of the best), each rendered with the real
-synth at the input's own note and scored against the input, and CMA-ES from the best.
+synth at the input's own note and scored against the input, and refinement from the best
+(Levenberg-Marquardt on the log-mel, CMA-ES when it stalls).
 Budgets: default 200 refine renders, at most 4.5 s per sound; `--budget N` renders, `--budget Ns` seconds,
 `--budget N,Ms` both; `--fast` renders the candidates only (about 0.3 s). Written into `--out`:
 - `NAME.bank`: an amsynth bank holding the best preset (load it in amsynth: Preset > Import/Open bank);

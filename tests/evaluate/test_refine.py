@@ -1,4 +1,4 @@
-"""CMA-ES refine with the real synth (small budgets; `synth` is the session fixture of conftest.py)."""
+"""Refinement (Levenberg-Marquardt and CMA-ES) with the real synth (small budgets; `synth` is the session fixture of conftest.py)."""
 
 from __future__ import annotations
 
@@ -61,3 +61,34 @@ def test_refine_audio_target_and_early_stop(synth, problem):
         refine(synth, np.zeros((3, 3)), v0, cont, budget=5)
     with pytest.raises(ValueError, match="unknown loss"):
         refine(synth, audio, v0, cont, budget=5, loss="nope")
+
+
+def test_lm_beats_cma_and_spends_the_budget(synth, problem):
+    cont, _vt, v0, audio = problem
+    tgt = log_mel(audio[None])[0]
+    results = {}
+    for method in ("lm", "cma"):
+        v, hist = refine(synth, tgt, v0, cont, budget=60, method=method)
+        assert hist[0]["renders"] == 1 and hist[-1]["renders"] == 60
+        assert all(b2 <= b1 for b1, b2 in itertools.pairwise(h["best"] for h in hist))
+        again = components(tgt, synth.render(v[None]))
+        assert again["logmel_l1"][0] == pytest.approx(hist[-1]["logmel_l1"], rel=1e-5)
+        results[method] = hist
+    lm, cma = results["lm"], results["cma"]
+    assert lm[-1]["logmel_l1"] < 0.7 * lm[0]["logmel_l1"]  # a real gain, not noise
+    assert lm[-1]["best"] < cma[-1]["best"]
+
+
+def test_lm_hands_a_silent_start_to_cma(synth, problem):
+    """Silence everywhere: the Jacobian is 0, LM stalls after its first rounds (1 + 8 differences + 2 x 4
+    steps), CMA-ES takes over and stops on its flat fitness; nothing beats the start."""
+    cont, _vt, v0, audio = problem
+    silent = v0.copy()
+    vol = synth.param_index("master_vol")
+    silent[vol] = 0.0
+    free = [i for i in cont if i != vol]
+    v, hist = refine(synth, audio, silent, free, budget=40)
+    assert 1 + len(free) + 8 < hist[-1]["renders"] <= 40
+    np.testing.assert_array_equal(v, silent)
+    with pytest.raises(ValueError, match="unknown refine method"):
+        refine(synth, audio, v0, cont, budget=5, method="nope")

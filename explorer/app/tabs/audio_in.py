@@ -1,5 +1,5 @@
 """Audio-in tab: match an upload or a recording with the matching pipeline, list the ranked candidates,
-refine with CMA-ES (`explorer.evaluate.pipeline`, the same pipeline as `python -m explorer.match`)."""
+refine with real renders (`explorer.evaluate.pipeline`, the same pipeline as `python -m explorer.match`)."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def _compare(engine: Engine, st: dict, view: dict) -> dict:
 
 def refine_current(engine: Engine, st: dict, budget: int, progress=None, stop=None, on_best=None
                    ) -> tuple[dict, dict]:
-    """Re-run the pipeline on the last input with `budget` CMA-ES renders from its best candidate.
+    """Re-run the pipeline on the last input with `budget` refine renders from its best candidate.
 
     `progress(fraction, desc=...)` (Gradio's), `stop()` -> True cancels (the candidates found so far are
     kept), `on_best(fraction done, text)` gets the best so far as the refinement goes."""

@@ -1,5 +1,5 @@
 """Audio-in tab: upload or record a sound, match it (ranked candidates: model, nearest sounds, refined), play
-any candidate or make it current, refine with CMA-ES (progress bar, best so far, cancellable)."""
+any candidate or make it current, refine with real renders (progress bar, best so far, cancellable)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def tab(ctx: Ctx) -> None:
                 refine_budget = gr.Slider(20, 500, value=100, step=10, label="Refine budget (renders)",
                                           elem_id="refine-budget")
                 with gr.Row():
-                    refine_btn = gr.Button("Refine (CMA-ES)", elem_id="refine-btn")
+                    refine_btn = gr.Button("Refine", elem_id="refine-btn")
                     cancel_btn = gr.Button("Cancel refine", elem_id="refine-cancel", variant="stop")
         sc_md = gr.Markdown(elem_id="sc-text")
         cand_table = gr.Dataframe(headers=A.CANDIDATE_COLUMNS, interactive=False, elem_id="candidate-table",
