@@ -3,7 +3,7 @@
 Each budget gives a row `match:<budget>`, scored on the same targets as every other row of the command:
 - `fast`: `pipeline.FAST` (the candidates only, no renders beyond them);
 - a number N: the default candidates, then N refine renders, no wall-time cap (so results do not depend on
-  the machine's load); `default`: `pipeline.DEFAULT` (200 renders, capped at 4.5 s per sound).
+  the machine's load); `default`: `pipeline.DEFAULT` (300 renders, capped at 4.5 s per sound).
 Dataset targets are matched at note 60 from their stored log-mel. Audio targets (`--audio`) are first
 conditioned (`explorer.data.conditioning`): brought to the dataset's loudness and their pitch detected;
 with `--match` *every* row of the command is scored against that loudness-normalised target, and the match

@@ -52,7 +52,7 @@ def rank(cands: list, l1_slack: float | None = None) -> list:
 
 @dataclass(frozen=True)
 class Budget:
-    renders: int = 200  # refine renders after the candidates (0: candidates only)
+    renders: int = 300  # refine renders after the candidates (0: candidates only; 300 fits the cap on 2 cores)
     seconds: float | None = 4.5  # wall-time cap of the whole match (None: no cap)
     k_logmel: int = 12
     k_latent: int = 6

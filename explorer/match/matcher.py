@@ -11,7 +11,7 @@ prediction from the input moved to note 60, the nearest sounds of the model's da
 space from the index next to the checkpoint, latent neighbours of the best), each rendered with the real
 synth at the input's own note and scored against the input, and refinement from the best
 (Levenberg-Marquardt on the log-mel, CMA-ES when it stalls).
-Budgets: default 200 refine renders, at most 4.5 s per sound; `--budget N` renders, `--budget Ns` seconds,
+Budgets: default 300 refine renders, at most 4.5 s per sound; `--budget N` renders, `--budget Ns` seconds,
 `--budget N,Ms` both; `--fast` renders the candidates only (about 0.3 s). Written into `--out`:
 - `NAME.bank`: an amsynth bank holding the best preset (load it in amsynth: Preset > Import/Open bank);
   it plays the matched sound at the input's note (`note` in the JSON);
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("inputs", nargs="+", help="audio files or folders of audio files")
     ap.add_argument("--out", required=True, help="output folder")
     cli.add_checkpoint(ap, "model checkpoint (default: see module docstring)")
-    ap.add_argument("--budget", help="N refine renders, Ns seconds per sound, or N,Ms (default 200,4.5s)")
+    ap.add_argument("--budget", help="N refine renders, Ns seconds per sound, or N,Ms (default 300,4.5s)")
     ap.add_argument("--fast", action="store_true", help="the candidates only, no refinement (about 0.3 s)")
     cli.add_workers(ap)
     args = ap.parse_args(argv)
