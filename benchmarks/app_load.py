@@ -7,7 +7,9 @@
 `mixed`: N users, each its own session, do a random mix of map clicks (dots and empty spots), slider moves
 (a latent dim, or one semantic slider from where the last view left it),
 neighbourhoods (and playing one), exports and summaries; every audio file is downloaded as the browser does.
-Prints errors, per-endpoint p50/p95, actions per second and the server's memory (RSS) before and after.
+Prints errors, per-endpoint p50/p95, actions per second, the server's memory (RSS) before and after, and
+the CPU per action of the server (app process, synth workers) and of the users (this process: they share
+the machine's cores with the server).
 `open`: M rounds of N users who open the app at the same moment (a barrier), then do their actions; counts
 downloads that failed or came back truncated (every WAV is read back and checked). `memory`: after one warm-up
 session, K further sessions one after another (a few actions each, then closed like a browser tab); RSS
@@ -24,6 +26,7 @@ import os
 import random
 import shlex
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -38,6 +41,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 WAV_SAMPLES = 88200
+# gradio_client opens a new httpx client for each request (the job, its event stream, each file download),
+# and httpx then builds a TLS context from the CA bundle, even for plain http: about 20 ms of CPU each, 60 of
+# the 75 ms a client spent per action (py-spy). A browser keeps one; so do our users: one context, made once.
+TLS = ssl.create_default_context()
 
 
 def rss_mb(pid: int) -> float:
@@ -120,7 +127,7 @@ class User:
     def __init__(self, url: str, seed: int, download_dir: str):
         from gradio_client import Client
 
-        self.client = Client(url, verbose=False, download_files=download_dir)
+        self.client = Client(url, verbose=False, download_files=download_dir, ssl_verify=TLS)
         self.rng = random.Random(seed)
         self.n_points = 0
         self.has_neighbours = False
@@ -283,13 +290,16 @@ def main() -> int:
         print(f"server RSS before: {before[0]:.1f} MB (synth workers {before[1]:.1f} MB)")
         if args.mode == "mixed":
             cpu0 = cpu_split(proc.pid) if proc else (0.0, 0.0)
+            own0 = time.process_time()
             result = run_users(url, args.users, args.actions, time.time() + args.time_limit, args.seed)
             report(*result)
+            n = max(1, result[3])
             if proc:
                 cpu1 = cpu_split(proc.pid)
-                n = max(1, result[3])
                 print(f"server CPU per action: app process {1000 * (cpu1[0] - cpu0[0]) / n:.0f} ms, "
                       f"synth workers and renders {1000 * (cpu1[1] - cpu0[1]) / n:.0f} ms")
+            print(f"client CPU per action (these {args.users} users, same machine): "
+                  f"{1000 * (time.process_time() - own0) / n:.0f} ms")
         elif args.mode == "open":
             failed_rounds, failed = 0, 0
             for r in range(args.rounds):

@@ -70,8 +70,10 @@ def match_section(matches: list[dict]) -> list[str]:
     lines = ["## Matching pipeline (`explorer.evaluate.pipeline`)", "",
              ("Every row of a table scores the same sounds in one run. `match:fast`: the candidates only (model "
               "prediction, 10 log-mel + 4 latent nearest sounds of the candidate index); `match:N`: 12 + 6 "
-              "nearest, 6 latent neighbours, then N CMA-ES renders, no time cap; `match:default`: 200 renders "
-              "capped at 4.5 s per sound (so it depends on the machine's load). The candidate index holds the "
+              "nearest, 6 latent neighbours, then N refine renders, no time cap; `match:default`: the default "
+              "renders (200 in the older runs, 300 since the Levenberg-Marquardt refinement) capped at 4.5 s per "
+              "sound (so it depends on the machine's load). Each table names its refinement: CMA-ES, or "
+              "Levenberg-Marquardt with CMA-ES for what it leaves (`explorer/evaluate/lm.py`). The candidate index holds the "
               "train + valid splits only (test presets are never candidates). `baseline:nearest`: the training "
               "sound nearest in log-mel L1 to the target (an oracle lookup, re-rendered). Out of domain, every "
               "row is scored against the loudness-normalised target; the match rows render at the detected "
@@ -81,8 +83,12 @@ def match_section(matches: list[dict]) -> list[str]:
     for res in sorted(matches, key=lambda r: (int(r.get("n_params") or 0), str(r.get("split")))):
         title = {"test": "test split", "ood": "out of domain"}.get(res.get("split"), res.get("split"))
         load = f", load {res['load']}" if res.get("load") else ""
+        methods = {(r.get("budget") or {}).get("method", "cma") for r in res["rows"]
+                   if r.get("kind") == "match" and (r.get("budget") or {}).get("renders")}
+        how = {"lm": "Levenberg-Marquardt + CMA-ES", "cma": "CMA-ES"}
+        refined = f", refined by {' / '.join(how.get(m, m) for m in sorted(methods))}" if methods else ""
         lines += [(f"### {res.get('n_params')} parameters, {title}: {res.get('n')} sounds, "
-                   f"`{res.get('checkpoint')}`{load}"), "",
+                   f"`{res.get('checkpoint')}`{load}{refined}"), "",
                   "| row | log-mel L1 mean (median) | SC mean (median) | SC_ln mean | s / sound mean (max) | best from |",
                   "|---|---|---|---|---|---|"]
         for row in res["rows"]:
@@ -165,7 +171,8 @@ def budget_note(n_params: int, split: str, entries: list[tuple[dict, dict]]) -> 
         parts.append(f"`{d}`: {info.get('n', '?')} sounds ({info.get('n_human', '?')} human presets; "
                      + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")")
     sounds = sorted({res["n"] for _, res in entries})
-    refines = sorted({f"{row['budget']} ({row.get('refine_loss') or 'logmel_l1'} objective)" for row, _ in entries
+    refines = sorted({f"{row['budget']} ({row.get('refine_method', 'cma')}, {row.get('refine_loss') or 'logmel_l1'} "
+                      "objective)" for row, _ in entries
                       if row.get("kind") == "refine" and row.get("budget")})
     where = ("test split (human presets only, split by source preset)" if split == "test" else
              "out-of-domain audio (`python -m explorer.evaluate.ood`: fluidsynth GM instruments and espeak-ng vocal "
@@ -184,8 +191,8 @@ def budget_note(n_params: int, split: str, entries: list[tuple[dict, dict]]) -> 
                 "up to 4.6 more minutes and early-stopped, their minutes show that second session only); the "
                 "22-27-epoch CPU rows are the shipped checkpoints (`checkpoints/*/MODEL_CARD.md`).")
     if refines:
-        note.append(f"Refine rows: the model's prediction refined by CMA-ES with {', '.join(refines)} "
-                    "renders per sound.")
+        note.append(f"Refine rows: the model's prediction refined (cma: CMA-ES; lm: Levenberg-Marquardt, then "
+                    f"CMA-ES) with {', '.join(refines)} renders per sound.")
     note.append(paper[0].upper() + paper[1:])
     return " ".join(note)
 
