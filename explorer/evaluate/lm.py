@@ -4,13 +4,16 @@ The synth is a black box, but its log-mel moves smoothly with most parameters ov
 Gauss-Newton model of it is far more sample-efficient than CMA-ES's random search: each iteration renders
 the forward differences of every free parameter (one batch, all workers) for a Jacobian `J [5120, P]` of
 the log-mel `log(mel + 1e-3)`, then a few damped steps `(J'J + lam diag(J'J)) d = -J'r` at once (one
-batch), and moves to the best of all of them. A step that fails raises the damping and is tried again with
-the same Jacobian; after `STALL` failures in a row the search hands the rest of its budget to CMA-ES (a
-silent start, where the Jacobian is 0, or a kink the model cannot see).
+batch), and moves to the best of all of them. After a step that helped, the Jacobian is updated along it
+(Broyden's secant update: no new renders) and the next steps are tried; when they fail, the differences
+are rendered again at the current point; when steps fail even with a fresh Jacobian, the damping goes up,
+and after `STALL` such rounds the search hands the rest of its budget to CMA-ES (a silent start, where the
+Jacobian is 0, or a kink the model cannot see).
 
-Measured with the default candidates of the matching pipeline as starts (10 ds16 test sounds, 200 renders
-each, `mix` objective): log-mel L1 0.277 -> 0.176 and SC 0.262 -> 0.203 against CMA-ES (docs/RESULTS.md has
-the pipeline's rows).
+Measured with the default candidates of the matching pipeline as starts, `mix` objective: 10 ds16 test
+sounds, 200 renders each, differences every round: log-mel L1 0.277 -> 0.176 and SC 0.262 -> 0.203
+against CMA-ES; 24 sounds, the pipeline's default budget (300 renders, 4.5 s): 0.169 / 0.175 with
+differences every round, 0.163 / 0.161 with the secant updates (docs/RESULTS.md has the pipeline's rows).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ def levenberg_marquardt(s) -> None:
     if s.stopped or len(f) < p + 1:
         return
     jac, x, fx, lx = _differences(x, h, f[0], lm[0], f[1:], lm[1:])
-    lam, fails = 0.1, 0
+    lam, fails, fresh = 0.1, 0, True  # fresh: the Jacobian is from differences at x (not a secant update)
     while s.left() >= len(DAMPING) and not s.stopped:
         r = (lx - s.tgt).reshape(-1).double().numpy()
         a, g = jac.T @ jac, jac.T @ r
@@ -41,20 +44,27 @@ def levenberg_marquardt(s) -> None:
         if s.stopped or not len(f):
             return
         i = int(np.argmin(f))
-        if f[i] >= fx:  # no step helped: damp harder, same Jacobian
+        if f[i] < fx:  # moved: a secant (Broyden) update of the Jacobian along the step, no new differences
+            dx = steps[i] - x
+            dl = (lm[i] - lx).reshape(-1).double().numpy()
+            if dx @ dx > 1e-12:
+                jac = jac + np.outer(dl - jac @ dx, dx) / (dx @ dx)
+            x, fx, lx, fails, fresh = steps[i], f[i], lm[i], 0, False
+            lam = max(1e-4, lam * DAMPING[i] * 3.0)
+            continue
+        if fresh:  # no step helped even with a Jacobian measured here: damp harder
             lam, fails = lam * 100.0, fails + 1
             if fails >= STALL:
                 return
             continue
-        x, fx, lx, fails = steps[i], f[i], lm[i], 0
-        lam = max(1e-4, lam * DAMPING[i] * 3.0)
         if s.left() < p + len(DAMPING):
-            return  # not enough left for another Jacobian: CMA-ES uses the rest
-        h = _fd_steps(x)
+            return  # not enough left for new differences: CMA-ES uses the rest
+        h = _fd_steps(x)  # the updated Jacobian failed: measure it here
         f, lm = s.evaluate(x[None] + np.diag(h))
         if s.stopped:
             return
         jac, x, fx, lx = _differences(x, h, fx, lx, f, lm)
+        fresh = True
 
 
 def _differences(x, h, fx, lx, f, lm):
