@@ -63,6 +63,7 @@ class LatentMap:
         self._xy_scale = np.maximum(self.xy.std(0), 1e-6) if len(self.xy) else np.ones(2, np.float32)
         self._zs = self.z / self._z_scale
         self._xys = self.xy / self._xy_scale
+        self._zs_sq, self._xys_sq = (self._zs ** 2).sum(1), (self._xys ** 2).sum(1)  # for _idw, once
 
     def __len__(self) -> int:
         return len(self.z)
@@ -80,11 +81,11 @@ class LatentMap:
 
     def project(self, z: np.ndarray, k: int = K_NEIGHBOURS) -> np.ndarray:
         """Latent codes `z[B, D]` -> map positions `xy[B, 2]` (IDW over the k nearest dataset codes)."""
-        return _idw(self._zs, self.xy, np.atleast_2d(z) / self._z_scale, k)
+        return _idw(self._zs, self.xy, np.atleast_2d(z) / self._z_scale, k, self._zs_sq)
 
     def unproject(self, xy: np.ndarray, k: int = K_NEIGHBOURS) -> np.ndarray:
         """Map positions `xy[B, 2]` -> latent codes `z[B, D]` (IDW over the k nearest dataset dots)."""
-        return _idw(self._xys, self.z, np.atleast_2d(xy) / self._xy_scale, k)
+        return _idw(self._xys, self.z, np.atleast_2d(xy) / self._xy_scale, k, self._xys_sq)
 
     def nearest(self, xy: np.ndarray) -> int:
         d = ((self._xys - np.asarray(xy, np.float32)[None] / self._xy_scale) ** 2).sum(1)
@@ -102,10 +103,12 @@ class LatentMap:
             json.dump(meta, f)
 
 
-def _idw(src: np.ndarray, dst: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
-    """Inverse-squared-distance weighting of `dst` rows over the k nearest `src` rows of each query `q[B, .]`."""
+def _idw(src: np.ndarray, dst: np.ndarray, q: np.ndarray, k: int, src_sq: np.ndarray | None = None) -> np.ndarray:
+    """Inverse-squared-distance weighting of `dst` rows over the k nearest `src` rows of each query `q[B, .]`
+    (`src_sq`: the rows' squared norms, when the caller keeps them)."""
     q = np.asarray(q, np.float32)
-    d2 = (q * q).sum(1)[:, None] - 2 * q @ src.T + (src * src).sum(1)[None]
+    src_sq = (src * src).sum(1) if src_sq is None else src_sq
+    d2 = (q * q).sum(1)[:, None] - 2 * q @ src.T + src_sq[None]
     d2 = np.maximum(d2, 0.0)
     k = min(k, len(src))
     idx = np.argpartition(d2, k - 1, axis=1)[:, :k]

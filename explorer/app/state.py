@@ -82,19 +82,21 @@ def map_xy(engine: Engine, st: dict, z: np.ndarray) -> np.ndarray | None:
 
 
 def overlay(engine: Engine, st: dict) -> dict:
+    """The map's markers: the current sound, its neighbours, the path, match candidates and the A / B ends
+    (all projected in one pass over the map's codes)."""
     ov = plots.empty_overlay()
-    xy = map_xy(engine, st, st["z"])
-    if xy is not None:
-        ov["current"] = st["xy"] if st.get("xy") is not None else xy[0].tolist()
-        if st["neighbours"]:
-            ov["neighbours"] = map_xy(engine, st, np.stack([n["z"] for n in st["neighbours"]])).tolist()
-        if st["steps"]:
-            ov["path"] = map_xy(engine, st, np.stack([s["z"] for s in st["steps"]])).tolist()
-        if st.get("candidates"):
-            ov["candidates"] = map_xy(engine, st, np.stack([c["z"] for c in st["candidates"]])).tolist()
-        ends = [st["ends"][k]["z"] for k in ("A", "B") if k in st["ends"]]
-        if ends:
-            ov["ends"] = map_xy(engine, st, np.stack(ends)).tolist()
+    groups = [("current", [st["z"]]), ("neighbours", [n["z"] for n in st["neighbours"]]),
+              ("path", [s["z"] for s in st["steps"]]), ("candidates", [c["z"] for c in st.get("candidates") or []]),
+              ("ends", [st["ends"][k]["z"] for k in ("A", "B") if k in st["ends"]])]
+    xy = map_xy(engine, st, np.stack([z for _, zs in groups for z in zs]))
+    if xy is None:
+        return ov
+    xy, at = xy.tolist(), 0
+    for name, zs in groups:
+        if zs:
+            ov[name] = xy[at: at + len(zs)]
+        at += len(zs)
+    ov["current"] = st["xy"] if st.get("xy") is not None else ov["current"][0]
     return ov
 
 
