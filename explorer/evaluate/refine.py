@@ -69,7 +69,11 @@ def components(target_logmel: torch.Tensor, audio: np.ndarray, cfg: MelConfig | 
                ) -> dict[str, np.ndarray]:
     """Log-mel L1 and SC of each rendered candidate (`explorer.evaluate.metrics`): `target_logmel[64, 80]`,
     `audio[N, T]` -> {name: `[N]`}."""
-    out_power = mel(audio, cfg or MelConfig())  # [N, 64, 80]
+    return power_components(target_logmel, mel(audio, cfg or MelConfig()))
+
+
+def power_components(target_logmel: torch.Tensor, out_power: torch.Tensor) -> dict[str, np.ndarray]:
+    """`components` from the candidates' mel power `[N, 64, 80]` (already computed)."""
     target_power = metrics.mel_from_log_mel(target_logmel)  # [64, 80], broadcast over the candidates
     return {"logmel_l1": metrics.log_mel_l1(target_power, out_power),
             "sc": metrics.spectral_convergence(target_power, out_power)}
@@ -181,9 +185,7 @@ class Search:
         if not len(xs):
             return np.zeros(0), torch.zeros(0, self.cfg.n_mels, self.cfg.frames)
         power = mel(_render(self.synth, self.full(xs), self.note), self.cfg)
-        target_power = metrics.mel_from_log_mel(self.tgt)
-        comp = {"logmel_l1": metrics.log_mel_l1(target_power, power),
-                "sc": metrics.spectral_convergence(target_power, power)}
+        comp = power_components(self.tgt, power)
         if self.ref is None:
             self.ref = {k: float(v[0]) for k, v in comp.items()}
         f = objective(comp, self.loss, self.ref)
