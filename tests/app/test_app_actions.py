@@ -170,10 +170,16 @@ def test_refine_needs_target_and_improves(engine, st, tmp_path):
         A.refine_current(engine, st, 20)
     path = str(tmp_path / "t.wav")
     sf.write(path, engine.synth.render_one(A.select_point(engine, st, 4)["full"]), 22050)
-    st, view = A.audio_in(engine, st, path)
+    st, _view = A.audio_in(engine, st, path)
     seen = []
     st2, view2 = A.refine_current(engine, st, 20, on_best=lambda f, t: seen.append((f, t)))
-    assert "[refined 20]" in st2["label"] and view2["sc"] <= view["sc"] + 0.05
+    # the current sound after a refine is never worse by the pipeline's ranking (log-mel L1 + SC): the
+    # refine renders a superset of the match's candidates and adds its own (it optimises log-mel L1, so SC
+    # alone may rise)
+    before, after = st["candidates"][0]["scores"], st2["candidates"][0]["scores"]
+    assert "[refined 20]" in st2["label"]
+    assert after["logmel_l1"] + after["sc"] <= before["logmel_l1"] + before["sc"] + 1e-9
+    assert view2["sc"] == pytest.approx(after["sc"], abs=1e-3)  # what the panel shows is that candidate
     assert seen and "best so far" in seen[-1][1] and 0 < seen[-1][0] <= 1
     st3, view3 = A.refine_current(engine, st, 50, stop=lambda: True)  # cancelled at once: candidates kept
     assert "cancelled" in st3["label"] and view3["candidates"]
