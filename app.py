@@ -18,11 +18,6 @@ import time
 from explorer import cli
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-# Gradio's queue rebuilds a pandas table of its last 10,000 events after every event, for a monitoring summary
-# this app never shows: 4 % of the app's CPU in a short load run, and it grows with the events recorded.
-# Recompute it every 1,000 events, over at most the last 1,000.
-os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
-os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
 
 
 def env(*names: str, default: str) -> str:
