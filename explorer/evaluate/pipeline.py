@@ -57,8 +57,8 @@ class Budget:
     k_logmel: int = 12
     k_latent: int = 6
     explore: int = 6
-    # refine objective (explorer.evaluate.refine): log-mel L1 (24 ds16 test sounds, default budget, LM: log-mel
-    # L1 / SC 0.146 / 0.195, against 0.163 / 0.161 with "mix"; the targets are SC 0.33, L1 0.25)
+    # refine objective (explorer.evaluate.refine): log-mel L1. 24 ds16 test sounds, default budget, LM: log-mel
+    # L1 / SC 0.146 / 0.195, against 0.163 / 0.161 with "mix" (SC had room under 0.33, L1 none under 0.25)
     loss: str = "logmel_l1"
     sigma0: float = 0.1  # CMA-ES initial step (0.1 beat 0.15 from these candidates: 10 ds16 test sounds)
     method: str = "lm"  # refine strategy (explorer.evaluate.refine.METHODS)
