@@ -13,7 +13,8 @@ Jacobian is 0, or a kink the model cannot see).
 Measured with the default candidates of the matching pipeline as starts, `mix` objective: 10 ds16 test
 sounds, 200 renders each, differences every round: log-mel L1 0.277 -> 0.176 and SC 0.262 -> 0.203
 against CMA-ES; 24 sounds, the pipeline's default budget (300 renders, 4.5 s): 0.169 / 0.175 with
-differences every round, 0.163 / 0.161 with the secant updates (docs/RESULTS.md has the pipeline's rows).
+differences every round, 0.163 / 0.161 with the secant updates (one-off runs, README "Matching a
+sound" says how; docs/RESULTS.md has the pipeline's rows on the whole splits).
 """
 
 from __future__ import annotations
