@@ -36,7 +36,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--synth-workers", type=int, default=int(env("EXPLORER_SYNTH_WORKERS", default="2")))
     for flag, var, default, what in [("session-ttl", "SESSION_TTL", "1800", "idle seconds before a session ends"),
                                      ("cache-age", "CACHE_AGE", "600", "seconds an output file stays cached"),
-                                     ("concurrency", "CONCURRENCY", "1", "runs of one event at once")]:
+                                     ("concurrency", "CONCURRENCY", "4", "runs of one event at once")]:
         ap.add_argument(f"--{flag}", type=float, default=float(env(f"EXPLORER_{var}", default=default)), help=what)
     return ap.parse_args(argv)
 

@@ -21,11 +21,11 @@ OVERLAY_UIDS = ("candidates", "neighbours", "path", "ends", "current")
 HOP_SECONDS = 1024 / 22050
 
 
-def to_plot(fig: dict):
-    """Figure dict -> value for a `gr.Plot` output (JSON once, no plotly validation)."""
+def to_plot(fig: dict | str):
+    """Figure dict (or its JSON) -> value for a `gr.Plot` output (JSON once, no plotly validation)."""
     from gradio.components.plot import PlotData
 
-    return PlotData(type="plotly", plot=dumps(fig))
+    return PlotData(type="plotly", plot=fig if isinstance(fig, str) else dumps(fig))
 
 
 def dumps(fig: dict) -> str:

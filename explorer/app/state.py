@@ -22,6 +22,7 @@ from explorer.app.engine import (
     Engine,
     UserError,
 )
+from explorer.app.session_order import new_session_key
 from explorer.data import tags as tagging
 from explorer.data.features import LOG_EPS, log_mel, mel
 
@@ -31,7 +32,7 @@ def new_state(engine: Engine, model_name: str | None = None) -> dict:
     e = engine.entry(model_name)
     st = {"model": e.name, "colour": "category", "neighbours": [], "steps": [], "ends": {}, "presets": {},
           "target": None, "ratio": 1.0, "note": engine.synth.settings.note,
-          "velocity": engine.synth.settings.velocity}
+          "velocity": engine.synth.settings.velocity, "session": new_session_key()}
     return set_current_z(engine, st, np.zeros(e.model.latent_dim, np.float32), "latent origin (z = 0)")
 
 

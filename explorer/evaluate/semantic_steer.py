@@ -3,9 +3,9 @@
 For each pair of `Steerer.pairs`, from three kinds of starting points -- `test` (the model's
 reconstruction of test-split sounds, what a click on a dataset dot plays), `prior` (decoded z ~ N(0, I))
 and `mix` (decoded random convex mixes of three test sounds' latent codes: points between the dots, as a
-click on empty map space gives) -- calibrate the pair's path against the real synth as the app does
-(`explorer.models.steer.calibrate`), set the slider to `steps` levels from -2 to +2, render what the app
-plays at each, compute the pair's descriptor on the audio (`explorer.data.tags.steer_descriptors`) and take
+click on empty map space gives) -- move the slider to `steps` levels from -2 to +2 in turn, the pair's path
+calibrated against the real synth as far as each move needs, as the app does
+(`explorer.models.steer.calibrate_towards`), render what the app plays at each, compute the pair's descriptor on the audio (`explorer.data.tags.steer_descriptors`) and take
 the Spearman correlation between level and descriptor per start. A pair is *shown* in the app when its mean Spearman
 reaches `BAR` from test and from prior starts (issue 12).
 """
@@ -19,7 +19,7 @@ import torch
 from scipy.stats import spearmanr
 
 from explorer.data import tags as tagging
-from explorer.models.steer import calibrate
+from explorer.models.steer import calibrate_towards
 
 BAR = 0.9
 LEVELS = (-2.0, 2.0)
@@ -55,16 +55,18 @@ def starts(model, latent_test: torch.Tensor | None, n: int, seed: int) -> dict[s
 
 
 def steer_rendered(st, model, synth, v0: np.ndarray, k: int, targets: np.ndarray) -> np.ndarray:
-    """From every start `v0[S, P]`, calibrate pair k's path against the real synth (`steer.calibrate`, as the
-    app does on a semantic slider move), set the slider to every level of `targets[L]`, render what the app
-    plays there and measure the pair's descriptor on it; -> descriptors `[S, L]`."""
+    """From every start `v0[S, P]`, move pair k's slider to every level of `targets[L]` in turn, as the app
+    does (`steer.calibrate_towards`: the path calibrated against the real synth as far as each move needs),
+    render what the app plays at each and measure the pair's descriptor on it; -> descriptors `[S, L]`."""
     def render(p: np.ndarray) -> np.ndarray:
         return synth.render(model.full_params(p))
 
     played = []
     for x in v0:
-        path = calibrate(st, x, k, render)
-        played += [path.pick(t)[0] for t in targets]
+        path = None
+        for t in targets:
+            path = calibrate_towards(st, x, k, float(t), render, path)
+            played.append(path.pick(float(t))[0])
     return tagging.steer_descriptors(render(np.stack(played)))[:, k].reshape(len(v0), len(targets))
 
 

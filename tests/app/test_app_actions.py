@@ -250,6 +250,12 @@ def test_map_figures(engine, st):
         {"untagged", *lmap.tag_pairs[0][:2]}
     summary = A.summary(engine, st)
     assert summary["xy"] is not None and len(summary["texts"]) == 41
+    # what the page gets: the same figure, its dots' JSON written once per colouring, the overlay each time
+    for colour in ("category", tag):
+        for overlay in (A.overlay(engine, st), plots.empty_overlay()):
+            sent = json.loads(engine.map_plot("dbg16", colour, overlay).plot)
+            assert sent == json.loads(plots.dumps(engine.map_figure("dbg16", colour, overlay)))
+    assert json.loads(engine.map_plot("dbg30", "category", plots.empty_overlay()).plot)["data"] == []
 
 
 def test_large_maps_use_webgl_for_dots_and_overlay():

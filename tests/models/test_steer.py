@@ -17,9 +17,11 @@ from explorer.models.checkpoint import (
 from explorer.models.steer import (
     FILE_NAME,
     LEVEL_RANGE,
+    PATH_MARGIN,
     PATH_STEP,
     Steerer,
     calibrate,
+    calibrate_towards,
     fit,
     longest_rise,
 )
@@ -109,6 +111,10 @@ def test_path_steps_away_from_the_start_the_others_held(fitted):
         assert np.abs(pred[inner, 0] - aims[inner]).max() < 0.1
         assert np.abs(pred[inner][:, [1, 2, 3]] - before[[1, 2, 3]]).max() < 0.3
         assert params.min() >= 0 and params.max() <= 1 and params.dtype == np.float32
+        # computed in pieces (as the app extends a path) it is the same path
+        head = st.path(v0, 0, side, until=3)
+        tail = st.path(v0, 0, side, done=3, last=head[-1])
+        assert np.array_equal(np.concatenate([head, tail]), params)
 
 
 def test_longest_rise_keeps_a_longest_strictly_rising_run_above_the_floor():
@@ -166,9 +172,45 @@ def test_app_semantic_sliders_steer(fitted, tmp_path, synth):
         centroids.append(float(steer_descriptors(engine.synth.render_one(st3["full"])[None])[0, 0]))
     assert len(engine.steer_paths) == 1 and centroids == sorted(centroids) and centroids[-1] > centroids[0]
     assert sorted(path.sides) == [-1, 1]
-    # calibrating one side, then the other, keeps the points calibrating both at once keeps
+    # a path calibrated in pieces, as far as the moves asked, has the points of one calibrated at once
     both = calibrate(steer, st["v"], 0, lambda p: synth.render(engine.entry().model.full_params(p)))
-    assert np.array_equal(both.points()[0], path.points()[0]) and np.allclose(both.points()[1], path.points()[1])
+    for side in (-1, 1):
+        n = len(path.raw[side][0])
+        assert np.array_equal(both.raw[side][0][:n], path.raw[side][0])
+        assert np.allclose(both.raw[side][1][:n], path.raw[side][1], equal_nan=True)
+
+
+def test_a_slider_move_renders_only_what_it_needs(fitted, tmp_path, synth):
+    """The first move of a slider renders the start and the points up to a little past its level (then more,
+    while none measures that far), not the whole side; completed, it has the points of the path calibrated
+    at once, and still plays what it played before."""
+    steer = Steerer(fitted)
+    model = load_model(make_debug_checkpoint(tmp_path / "dbg" / "model.pt", n_params=P))
+    rendered = []
+
+    def render(p):
+        rendered.append(len(p))
+        return synth.render(model.full_params(p))
+
+    v0 = np.full(P, 0.5, np.float32)
+    f0 = float(steer.levels(v0)[0])
+    path = calibrate_towards(steer, v0, 0, f0 + 0.5, render)
+    assert rendered[0] == 1 + 0.5 / PATH_STEP + PATH_MARGIN  # the start, two steps, the margin
+    assert all(n == PATH_MARGIN for n in rendered[1:])  # then more, while none measures that far
+    assert path.covers(f0 + 0.5) and sum(rendered) == 1 + len(path.raw[1][0]) and -1 not in path.raw
+    assert not path.complete(1) and sum(rendered) < 1 + len(steer.path(v0, 0, 1))
+    played = path.points()
+    assert path.level < path.pick(f0 + 0.5)[1] and np.all(np.diff(played[1]) > 0)
+    calibrate(steer, v0, 0, render, sides=(1,), path=path)  # the rest of the side
+    whole = calibrate(steer, v0, 0, render, sides=(1,))
+    assert path.complete(1) and np.array_equal(whole.raw[1][0], path.raw[1][0])
+    assert np.array_equal(whole.raw[1][1], path.raw[1][1], equal_nan=True)
+    # the points kept earlier stay (what the slider played there does not change), the run only grows
+    kept = path.points()
+    assert np.array_equal(kept[0][: len(played[0])], played[0]) and np.all(np.diff(kept[1]) > 0)
+    assert len(kept[1]) <= len(whole.points()[1])
+    n = sum(rendered)
+    assert calibrate_towards(steer, v0, 0, f0 + 1.0, render, path) is path and sum(rendered) == n  # cached
 
 
 def test_path_cache_is_bounded(fitted, tmp_path, synth):
@@ -189,7 +231,7 @@ def test_path_cache_is_bounded(fitted, tmp_path, synth):
     cache.move("dbg", steer, 0, b, 1.0, render)
     assert len(cache) == 1 and cache.find("dbg", 0, b) is not None
     assert cache.find("dbg", 0, a) is None and cache.find("dbg", 0, va) is None
-    kept = cache._paths[next(iter(cache._paths))].points()[0]
+    kept = cache._paths[next(iter(cache._paths))].measured()[0]
     assert len(cache._points) == len({x.tobytes() for x in kept})  # only the kept path's points are indexed
 
 

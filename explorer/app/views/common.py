@@ -13,6 +13,7 @@ import gradio as gr
 
 from explorer.app import actions as A
 from explorer.app import plots
+from explorer.app.session_order import SessionOrder
 
 log = logging.getLogger("flowsynth.app")
 STATUS_AT = 6  # index of the status box in `Ctx.main`
@@ -34,6 +35,7 @@ class Ctx:
     map_plot: Any = None
     lat: list = field(default_factory=list)
     sem: list = field(default_factory=list)
+    order: SessionOrder = field(default_factory=SessionOrder)  # each session's slider events in turn
 
     @property
     def main(self) -> list:

@@ -2,8 +2,9 @@
 keys via `static/keys.js`), and the sliders' live preview while dragging (wired on the macro tab's sliders).
 
 Drag previews use `trigger_mode="always_last"` (while one is computed, only the newest move waits: no pile
-up) and share one concurrency slot with the sliders' release, so a preview never lands after the release's
-full render; a preview that finds the release already committed changes nothing.
+up). Previews and the sliders' releases of one session take turns (`explorer.app.session_order`), so a
+preview never lands after the release's full render: a preview that finds a release committed since its
+state was read, or its values committed already, changes nothing. Other sessions' run meanwhile.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from explorer.app.tabs.live import NOTE_RANGE, note_name
 from explorer.app.views.common import Ctx, guard, named
 
 KEYBOARD = (48, 72)  # C3..C5 on screen
-SLIDER_SLOT = "sliders"  # the concurrency id shared by drag previews and releases
+SLIDER_SLOT = "sliders"  # the concurrency id of drag previews and releases (the app's --concurrency)
 CSS = """
 #fs-keyboard {position: relative; height: 74px; user-select: none; margin: 2px 0 4px 0}
 #fs-keyboard .wk, #fs-keyboard .bk {position: absolute; top: 0; border: 1px solid #555; cursor: pointer;
@@ -109,8 +110,10 @@ def wire(ctx: Ctx, p: Panel) -> None:
         @guard(len(drag_outs), 2)
         @named(["render", *(f"{prefix}{i}" for i in range(n))])
         def on_drag(st, render, *values):
-            view = A.preview(engine, ctx.ensure(st), kind, list(values), bool(render))
-            if view is None:  # the release has committed these values already
+            st = ctx.ensure(st)
+            with ctx.order.turn(st) as current:
+                view = A.preview(engine, st, kind, list(values), bool(render)) if current else None
+            if view is None:  # a release has committed since this state was read, or these values already
                 return [gr.skip()] * len(drag_outs)
             return view["drag"], view["audio"] if render else gr.skip(), gr.skip()
         on_drag.__name__ = f"on_drag_{kind}"

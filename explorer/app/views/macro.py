@@ -34,17 +34,21 @@ def tab(ctx: Ctx, lat_labels: list[str], sem_labels: list[str]) -> None:
     @guard(len(main), STATUS_AT)
     @named([f"z{i}" for i in range(A.MAX_DIMS)])
     def on_latent(st, *values):
-        st = A.set_latent(ctx.engine, ctx.ensure(st), list(values))
-        return ctx.pack(st, A.render_view(ctx.engine, st))
+        st = ctx.ensure(st)
+        with ctx.order.turn(st):  # after this session's drag previews; theirs never lands after this
+            st = ctx.order.commit(A.set_latent(ctx.engine, st, list(values)))
+            return ctx.pack(st, A.render_view(ctx.engine, st))
 
     gr.on([s.release for s in ctx.lat], on_latent, [ctx.state, *ctx.lat], main, api_name="set_latent",
-          show_progress="hidden", concurrency_id=SLIDER_SLOT)  # after any drag preview, never before
+          show_progress="hidden", concurrency_id=SLIDER_SLOT)
 
     @guard(len(main), STATUS_AT)
     @named([f"s{i}" for i in range(A.MAX_SEMANTIC)])
     def on_semantic(st, *values):
-        st = A.set_semantic(ctx.engine, ctx.ensure(st), list(values))
-        return ctx.pack(st, A.render_view(ctx.engine, st))
+        st = ctx.ensure(st)
+        with ctx.order.turn(st):
+            st = ctx.order.commit(A.set_semantic(ctx.engine, st, list(values)))
+            return ctx.pack(st, A.render_view(ctx.engine, st))
 
     gr.on([s.release for s in ctx.sem], on_semantic, [ctx.state, *ctx.sem], main, api_name="set_semantic",
           show_progress="hidden", concurrency_id=SLIDER_SLOT)

@@ -17,8 +17,8 @@ def wire(ctx: Ctx, demo: gr.Blocks, model_dd, colour_dd, map_click) -> None:
     @guard(n_main + 1, STATUS_AT)
     def on_load(st):
         st = ctx.ensure(st)
-        fig = engine.map_figure(st["model"], st["colour"], A.overlay(engine, st))
-        return [*ctx.pack(st, A.render_view(engine, st), A.status_line(engine, st)), plots.to_plot(fig)]
+        fig = engine.map_plot(st["model"], st["colour"], A.overlay(engine, st))
+        return [*ctx.pack(st, A.render_view(engine, st), A.status_line(engine, st)), fig]
 
     demo.load(on_load, [ctx.state], [*main, ctx.map_plot], api_name="init")
 
@@ -30,7 +30,7 @@ def wire(ctx: Ctx, demo: gr.Blocks, model_dd, colour_dd, map_click) -> None:
     @guard(2, 1)
     def on_colour(st, colour):
         st = dict(ctx.ensure(st), colour=colour)
-        return st, plots.to_plot(engine.map_figure(st["model"], colour, A.overlay(engine, st)))
+        return st, engine.map_plot(st["model"], colour, A.overlay(engine, st))
 
     colour_dd.change(on_colour, [ctx.state, colour_dd], [ctx.state, ctx.map_plot], api_name="colour_map")
 
@@ -48,8 +48,8 @@ def wire(ctx: Ctx, demo: gr.Blocks, model_dd, colour_dd, map_click) -> None:
         base += A.MAX_DIMS
         out[base:] = [gr.update(value=v, visible=i < len(sem_l), label=sem_l[i] if i < len(sem_l) else f"s{i}")
                       for i, v in enumerate(out[base:])]
-        fig = engine.map_figure(e.name, "category", A.overlay(engine, st))
-        return [*out, plots.to_plot(fig), gr.update(choices=plots.colour_options(e.lmap), value="category")]
+        fig = engine.map_plot(e.name, "category", A.overlay(engine, st))
+        return [*out, fig, gr.update(choices=plots.colour_options(e.lmap), value="category")]
 
     model_dd.change(on_model, [ctx.state, model_dd], [*main, ctx.map_plot, colour_dd], api_name="choose_model")
 
