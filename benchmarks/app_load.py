@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/app_load.py mixed  --users 8 --actions 15          # throughput, p50/p95
     .venv/bin/python benchmarks/app_load.py open   --rounds 10 --users 10 --actions 10  # failed downloads
     .venv/bin/python benchmarks/app_load.py memory --sessions 30                    # RSS per further session
+    .venv/bin/python benchmarks/app_load.py cost   --actions 12                     # server CPU per endpoint
 
 `mixed`: N users, each its own session, do a random mix of map clicks (dots and empty spots), slider moves
 (a latent dim, or one semantic slider from where the last view left it),
@@ -13,7 +14,9 @@ the machine's cores with the server).
 `open`: M rounds of N users who open the app at the same moment (a barrier), then do their actions; counts
 downloads that failed or came back truncated (every WAV is read back and checked). `memory`: after one warm-up
 session, K further sessions one after another (a few actions each, then closed like a browser tab); RSS
-before, after, and after the app's idle expiry (`--idle-wait`). Bounded: `--time-limit` seconds per phase.
+before, after, and after the app's idle expiry (`--idle-wait`). `cost`: one user, one action at a time,
+`--actions` of each kind in turn: the server's CPU per action (app process, synth workers) and the round
+trip, per endpoint (a semantic move is measured after a map click, which is subtracted). Bounded: `--time-limit` seconds per phase.
 The server's RSS is the app process (`/proc/PID/status`), its synth workers reported apart. The load average
 of the machine is printed at the start and the end (the CPU may be shared).
 """
@@ -237,6 +240,45 @@ def run_users(url: str, n_users: int, n_actions: int, deadline: float, seed: int
     return timings, errors, wall, done[0]
 
 
+def cost(url: str, pid: int, n: int, seed: int) -> None:
+    """Server CPU (app process / synth workers) and round trip per action, one kind at a time, one user."""
+    user = User(url, seed, tempfile.mkdtemp(prefix="app-cost-"))
+    user.action(first=True)
+    rng = random.Random(seed)
+    x0, x1, y0, y1 = user.bounds
+
+    def click():
+        user.check_main(user.call("/select_point", rng.randrange(user.n_points)))
+
+    def semantic():  # from a sound just clicked: its path is new, as a first move is
+        click()
+        values = list(user.semantic)
+        values[rng.randrange(max(user.n_semantic, 1))] = rng.uniform(-2, 2)
+        user.check_main(user.call("/set_semantic", *values))
+
+    kinds = {"/init": lambda: user.call("/init"), "/select_point": click,
+             "/decode_xy": lambda: user.check_main(user.call("/decode_xy", rng.uniform(x0, x1), rng.uniform(y0, y1))),
+             "/set_dim": lambda: user.check_main(user.call("/set_dim", rng.randrange(16), rng.uniform(-2, 2))),
+             "/set_semantic": semantic,
+             "/neighbourhood": lambda: user.call("/neighbourhood", 0.3, 8, rng.randrange(1000)),
+             "/play_neighbour": lambda: user.call("/play_neighbour", f"n{rng.randrange(8)}"),
+             "/export_preset": lambda: user.call("/export_preset", "cost"),
+             "/current": lambda: user.call("/current")}
+    print(f"{'endpoint':<16} {'app ms':>7} {'synth ms':>9} {'round trip ms':>14}   (means over {n} actions)")
+    got = {}
+    for name, fn in kinds.items():
+        c0, t0 = cpu_split(pid), time.perf_counter()
+        for _ in range(n):
+            fn()
+        c1, t1 = cpu_split(pid), time.perf_counter()
+        app, synth, wall = ((c1[0] - c0[0]) / n, (c1[1] - c0[1]) / n, (t1 - t0) / n)
+        if name == "/set_semantic":  # minus the click before each
+            app, synth, wall = app - got["/select_point"][0], synth - got["/select_point"][1], wall - got["/select_point"][2]
+        got[name] = (app, synth, wall)
+        print(f"{name:<16} {1000 * app:>7.0f} {1000 * synth:>9.0f} {1000 * wall:>14.0f}")
+    user.client.close()
+
+
 def report(timings, errors, wall, done) -> None:
     print(f"{'endpoint':<16} {'n':>4} {'p50 ms':>8} {'p95 ms':>8}")
     for api in sorted(timings):
@@ -251,7 +293,7 @@ def report(timings, errors, wall, done) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("mode", choices=["mixed", "open", "memory"])
+    ap.add_argument("mode", choices=["mixed", "open", "memory", "cost"])
     ap.add_argument("--checkpoint", default="checkpoints/flow_dis_16/model.pt")
     ap.add_argument("--app-args", default="", help="more arguments for app.py, e.g. '--session-ttl 60'")
     ap.add_argument("--app-script", default="app.py", help="the app to start (e.g. a profiling wrapper)")
@@ -300,6 +342,10 @@ def main() -> int:
                       f"synth workers and renders {1000 * (cpu1[1] - cpu0[1]) / n:.0f} ms")
             print(f"client CPU per action (these {args.users} users, same machine): "
                   f"{1000 * (time.process_time() - own0) / n:.0f} ms")
+        elif args.mode == "cost":
+            if not proc:
+                raise SystemExit("cost needs the app started here (no --url)")
+            cost(url, proc.pid, args.actions, args.seed)
         elif args.mode == "open":
             failed_rounds, failed = 0, 0
             for r in range(args.rounds):

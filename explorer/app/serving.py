@@ -87,7 +87,8 @@ def setup_process(arenas: int = 2) -> None:
     events recorded), so unless set otherwise it is recomputed every 1,000 events, over the last 1,000.
     BLAS (NumPy's OpenBLAS) runs one thread unless `OPENBLAS_NUM_THREADS` says otherwise: the app's matrices
     are small, requests run side by side, and OpenBLAS's idle threads spin: with its default of one
-    thread per core, a map click cost 52 ms of the app's CPU instead of 32, a neighbourhood 188 instead of 43."""
+    thread per core a neighbourhood cost 141 ms of the app's CPU instead of 50, `/current` 68 instead of 11
+    (`benchmarks/app_load.py cost`)."""
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
     if "OPENBLAS_NUM_THREADS" not in os.environ:  # a person's own setting wins
