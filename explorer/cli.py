@@ -49,6 +49,20 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def one_blas_thread() -> None:
+    """NumPy's BLAS on one thread unless `OPENBLAS_NUM_THREADS` says otherwise (processes started later,
+    such as render workers, inherit it). Our matrices are small and the render workers need the cores, and
+    OpenBLAS's idle threads spin: with a thread per core a default match of a 4 s sound took 4.10 s instead
+    of 3.85 (24 ds16 test sounds, same result), and the app spent more than twice the CPU on some requests
+    (docs/APP.md)."""
+    if "OPENBLAS_NUM_THREADS" in os.environ:  # a person's own setting wins
+        return
+    from threadpoolctl import threadpool_limits
+
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    threadpool_limits(1, user_api="blas")  # this process: NumPy may be loaded already
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format=LOG_FORMAT)
 

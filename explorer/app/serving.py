@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from explorer import cli
+
 log = logging.getLogger("flowsynth.app")
 PREFIX = "flowsynth-"
 
@@ -91,11 +93,7 @@ def setup_process(arenas: int = 2) -> None:
     (`benchmarks/app_load.py cost`)."""
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
-    if "OPENBLAS_NUM_THREADS" not in os.environ:  # a person's own setting wins
-        from threadpoolctl import threadpool_limits
-
-        os.environ["OPENBLAS_NUM_THREADS"] = "1"  # the synth workers, started later, inherit it
-        threadpool_limits(1, user_api="blas")  # this process: NumPy is loaded already
+    cli.one_blas_thread()  # the synth workers, started later, inherit it
 
     def on_term(signum, frame):
         raise KeyboardInterrupt

@@ -227,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
     args.argv = argv
+    cli.one_blas_thread()
     return cli.run_and_write(evaluate, args, default_out, (EvalError, FileNotFoundError, ValueError))
 
 

@@ -198,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fast", action="store_true", help="the candidates only, no refinement (about 0.3 s)")
     cli.add_workers(ap)
     args = ap.parse_args(argv)
+    cli.one_blas_thread()
     try:
         budget = parse_budget(args.budget, args.fast)
     except ValueError as exc:
