@@ -43,12 +43,12 @@ class SessionOrder:
         current (no release of the session has committed since it was read)."""
         e = self._entry(st)
         with e[0]:
-            yield st.get("slider_gen", 0) == e[1]
+            yield st.get("slider_gen", 0) >= e[1]  # (a session forgotten here starts again from 0)
 
     def commit(self, st: dict) -> dict:
         """A release made `st` (call inside its `turn`): -> `st` with the session's next generation."""
         e = self._entry(st)
-        e[1] += 1
+        e[1] = max(e[1], st.get("slider_gen", 0)) + 1
         return dict(st, slider_gen=e[1])
 
     def __len__(self) -> int:

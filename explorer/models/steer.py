@@ -11,11 +11,12 @@ pair k to level `t` moves the parameters by least-norm steps `dv = pinv(J) e` (J
 `e_k = t - f_k(v)` and `e_j = f_j(v0) - f_j(v)` for the other pairs, so the other descriptors hold while
 this one moves; steps stay inside [0, 1]. The predictor alone is not enough (from test starts, steering
 straight to each level and correcting once against a render reached Spearman 0.80-0.95 per pair), so the
-app uses a *calibrated path* (`calibrate`): from the current sound, the pair is steered towards one side
-(up or down, each side when a slider move first needs it) in steps of `PATH_STEP` levels, each point from
-its neighbour; the start and every point are rendered with the real synth and the descriptor measured; on
-each side a longest run of points whose measured level moves strictly away from the start's is kept, and
-a slider at level t plays the kept point measured nearest t. It works from any parameters:
+app uses a *calibrated path* (`calibrate`, `calibrate_towards`): from the current sound, the pair is
+steered towards one side (up or down, each side when a slider move first needs it, as far as the move
+needs) in steps of `PATH_STEP` levels, each point from its neighbour; the start and every point are
+rendered with the real synth and the descriptor measured; on each side a run of points whose measured
+level moves strictly away from the start's is kept, and a slider at level t plays the kept point measured
+nearest t. It works from any parameters:
 dataset sounds, decoded latent points, uploads. The pairs it steers and their descriptors:
 `explorer.data.tags.STEER_PAIRS`; whether each reaches the bar is measured on rendered audio by
 `python -m explorer.evaluate.semantic`.

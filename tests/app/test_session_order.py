@@ -54,9 +54,19 @@ def test_a_state_read_before_a_release_of_its_session_is_stale():
         assert current  # another session's is untouched
 
 
-def test_bounded():
+def test_bounded_and_a_forgotten_session_goes_on():
     order = SessionOrder(size=3)
+    st = {"session": "old"}
+    with order.turn(st):
+        st = order.commit(order.commit(st))
+    stale = dict(st, slider_gen=1)
     for i in range(10):
         with order.turn({"session": str(i)}):
             pass
-    assert len(order) == 3
+    assert len(order) == 3  # "old" was dropped: its generation is known only from its state now
+    with order.turn(st) as current:
+        assert current
+        st = order.commit(st)
+    assert st["slider_gen"] == 3
+    with order.turn(stale) as current:
+        assert not current
