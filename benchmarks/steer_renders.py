@@ -24,7 +24,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from explorer.data.dataset import load_dataset
 from explorer.models.checkpoint import load_model
-from explorer.models.steer import calibrate_towards, path_length
+from explorer.models.steer import path_length
+from explorer.models.steer_path import calibrate_towards
 from explorer.synth.host import Synth
 
 

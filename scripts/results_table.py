@@ -269,7 +269,7 @@ def semantic_section(sems: list[dict]) -> list[str]:
             calibrated = s.get("steering_method", "").startswith("calibrated")
             how = ("the slider moved to 9 levels -2..+2 in turn from each start, playing the point of the pair's "
                    "calibrated path (rendered and measured as far as each move needs, "
-                   "`explorer.models.steer.calibrate_towards`) nearest each level"
+                   "`explorer.models.steer_path.calibrate_towards`) nearest each level"
                    if calibrated else "steered to 9 levels -2..+2 with one correction render")
             out += [(f"Steering macros (`explorer.models.steer`, the app's semantic sliders): {how}, from test-split "
                      "sounds (the model's reconstruction), prior samples and mixes of three test codes (points "

@@ -1,4 +1,4 @@
-"""Calibrated steering paths (`explorer.models.steer.calibrate_towards`) shared by every session of the app.
+"""Calibrated steering paths (`explorer.models.steer_path.calibrate_towards`) shared by every session of the app.
 
 A semantic slider move from a sound renders that pair's path, on the side the slider moved to, from the
 start to a little past the slider's level (the start and |move| / 0.25 + 2 points); every later move of the
@@ -14,7 +14,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from explorer.models.steer import SteerPath, calibrate_towards
+from explorer.models.steer_path import SteerPath, calibrate_towards
 
 
 class PathCache:

@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> dict:
             "elapsed": round(time.time() - t_start, 1), "checkpoint": args.checkpoint, "model": model.name,
             "n_params": len(model.param_names), "data": args.data, "n_starts": len(starts), "n_steps": args.steps,
             "values": values.tolist(), "dims": dims, "smoothness": smooth, "steering": steering,
-            "steering_method": "calibrated path, as far as each move needs (explorer.models.steer.calibrate_towards)" if steering else None}
+            "steering_method": "calibrated path, as far as each move needs (explorer.models.steer_path.calibrate_towards)" if steering else None}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@ reconstruction of test-split sounds, what a click on a dataset dot plays), `prio
 and `mix` (decoded random convex mixes of three test sounds' latent codes: points between the dots, as a
 click on empty map space gives) -- move the slider to `steps` levels from -2 to +2 in turn, the pair's path
 calibrated against the real synth as far as each move needs, as the app does
-(`explorer.models.steer.calibrate_towards`), render what the app plays at each, compute the pair's descriptor on the audio (`explorer.data.tags.steer_descriptors`) and take
+(`explorer.models.steer_path.calibrate_towards`), render what the app plays at each, compute the pair's descriptor on the audio (`explorer.data.tags.steer_descriptors`) and take
 the Spearman correlation between level and descriptor per start. A pair is *shown* in the app when its mean Spearman
 reaches `BAR` from test and from prior starts (issue 12).
 """
@@ -19,7 +19,7 @@ import torch
 from scipy.stats import spearmanr
 
 from explorer.data import tags as tagging
-from explorer.models.steer import calibrate_towards
+from explorer.models.steer_path import calibrate_towards
 
 BAR = 0.9
 LEVELS = (-2.0, 2.0)
@@ -56,7 +56,7 @@ def starts(model, latent_test: torch.Tensor | None, n: int, seed: int) -> dict[s
 
 def steer_rendered(st, model, synth, v0: np.ndarray, k: int, targets: np.ndarray) -> np.ndarray:
     """From every start `v0[S, P]`, move pair k's slider to every level of `targets[L]` in turn, as the app
-    does (`steer.calibrate_towards`: the path calibrated against the real synth as far as each move needs),
+    does (`steer_path.calibrate_towards`: the path calibrated against the real synth as far as each move needs),
     render what the app plays at each and measure the pair's descriptor on it; -> descriptors `[S, L]`."""
     def render(p: np.ndarray) -> np.ndarray:
         return synth.render(model.full_params(p))

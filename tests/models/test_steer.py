@@ -20,11 +20,9 @@ from explorer.models.steer import (
     PATH_MARGIN,
     PATH_STEP,
     Steerer,
-    calibrate,
-    calibrate_towards,
     fit,
-    longest_rise,
 )
+from explorer.models.steer_path import calibrate, calibrate_towards, longest_rise
 
 P = 16
 NAMES = [f"param_{i:02d}" for i in range(P)]  # the debug checkpoint's parameter names

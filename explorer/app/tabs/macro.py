@@ -38,8 +38,8 @@ def set_dim(engine: Engine, st: dict, dim: int, value: float) -> dict:
 
 def set_semantic(engine: Engine, st: dict, values: list[float]) -> dict:
     """Semantic sliders. With steering macros (a steer.pt): a moved slider plays the point of its pair's
-    calibrated path (`explorer.models.steer.calibrate`: rendered and measured once per sound and side, then
-    cached in `engine.steer_paths`) whose measured level is nearest the slider's; else the Flow_dis
+    calibrated path (`explorer.models.steer_path.calibrate_towards`: rendered and measured as far as a move
+    needs, then cached in `engine.steer_paths`) whose measured level is nearest the slider's; else the Flow_dis
     semantic dims are set."""
     m = current_model(engine, st)
     if m.steer is not None:
