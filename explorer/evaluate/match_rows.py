@@ -3,7 +3,8 @@
 Each budget gives a row `match:<budget>`, scored on the same targets as every other row of the command:
 - `fast`: `pipeline.FAST` (the candidates only, no renders beyond them);
 - a number N: the default candidates, then N refine renders, no wall-time cap (so results do not depend on
-  the machine's load); `default`: `pipeline.DEFAULT` (300 renders, capped at 4.5 s per sound).
+  the machine's load); `default`: `pipeline.DEFAULT` (300 renders, capped at 4.5 s per sound); `N@S`: the
+  default pipeline with N refine renders, capped at S seconds per sound (e.g. `400@4.8`).
 Dataset targets are matched at note 60 from their stored log-mel. Audio targets (`--audio`) are first
 conditioned (`explorer.data.conditioning`): brought to the dataset's loudness and their pitch detected;
 with `--match` *every* row of the command is scored against that loudness-normalised target, and the match
@@ -39,9 +40,20 @@ def parse_budgets(text: str | None) -> list[tuple[str, Budget]]:
             out.append(("default", DEFAULT))
         elif b.isdigit():
             out.append((b, Budget(renders=int(b), seconds=None)) if int(b) else ("fast", FAST))
+        elif b.count("@") == 1 and b.split("@")[0].isdigit() and _seconds(b.split("@")[1]) is not None:
+            out.append((b, Budget(renders=int(b.split("@")[0]), seconds=_seconds(b.split("@")[1]))))
         else:
-            raise EvalError(f"--match: unknown budget {b!r} (fast, default or a number of renders)")
+            raise EvalError(f"--match: unknown budget {b!r} (fast, default, a number of renders, or renders@seconds "
+                            "such as 400@4.8: the default pipeline with those caps)")
     return out
+
+
+def _seconds(text: str) -> float | None:
+    try:
+        x = float(text.rstrip("s"))
+    except ValueError:
+        return None
+    return x if x > 0 else None
 
 
 def load_index(checkpoint: str):

@@ -153,3 +153,18 @@ def test_match_rows_and_index_without_test_split(tiny):
     # a train sound is in the index: the fast pipeline finds it again (float16 parameters: nearly exact)
     assert max(rows["match:fast"]["per_sound"]["logmel_l1"]) < 0.05
     assert rows["match:7"]["seconds_per_sound"] > 0 and "sc_ln" in rows["match:7"]["metrics"]
+
+
+def test_match_budgets_parse():
+    from explorer.evaluate.match_rows import parse_budgets
+    from explorer.evaluate.pipeline import DEFAULT, FAST
+    from explorer.evaluate.targets import EvalError
+
+    got = dict(parse_budgets("fast, 50, default, 400@4.8, 200@3s"))
+    assert got["fast"] == FAST and got["default"] == DEFAULT
+    assert (got["50"].renders, got["50"].seconds) == (50, None)
+    assert (got["400@4.8"].renders, got["400@4.8"].seconds) == (400, 4.8)
+    assert (got["200@3s"].renders, got["200@3s"].seconds, got["200@3s"].k_logmel) == (200, 3.0, DEFAULT.k_logmel)
+    for bad in ("400@", "@4", "400@-1", "400@x", "many"):
+        with pytest.raises(EvalError, match="unknown budget"):
+            parse_budgets(bad)
