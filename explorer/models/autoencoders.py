@@ -90,9 +90,9 @@ class AE(SynthModel):
         return self.cfg.reg_weight * ((v_hat - v) ** 2).sum(-1).mean(), v_hat
 
     def loss(self, x: Tensor, v: Tensor, tags: Tensor, beta: float = 1.0,
-             reg_on: bool = True) -> tuple[Tensor, dict[str, float]]:
+             reg_on: bool = True, target: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
         z, regu = self.latent(x, tags, sample=self.training)
-        rec = recon_loss(self.decoder(z), x)
+        rec = recon_loss(self.decoder(z), x if target is None else target)
         reg, v_hat = self.regression_loss(z, v)
         extra, logs = self.extra_loss(z, tags)
         # 0 * reg keeps every parameter in the graph before the switch-on (DDP expects gradients for all)

@@ -27,6 +27,7 @@ class ModelConfig:
     plateau_patience: int = 3  # epochs without improvement before the learning rate is halved
     beta_warmup: int = 0  # epochs over which the KL / MMD weight rises linearly 0 -> 1
     reg_start: int = 0  # epoch (0-based) from which the regression loss is switched on
+    augment: float = 0.0  # fraction of each training batch augmented (explorer.data.augment), 0: off
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,13 +70,14 @@ class SynthModel(nn.Module):
         return []
 
     def forward(self, x: Tensor, v: Tensor, tags: Tensor, beta: float = 1.0,
-                reg_on: bool = True) -> tuple[Tensor, dict[str, float]]:
+                reg_on: bool = True, target: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
         """The training loss (`loss`): DistributedDataParallel syncs gradients only through forward()."""
-        return self.loss(x, v, tags, beta, reg_on)
+        return self.loss(x, v, tags, beta, reg_on, target)
 
     def loss(self, x: Tensor, v: Tensor, tags: Tensor, beta: float = 1.0,
-             reg_on: bool = True) -> tuple[Tensor, dict[str, float]]:
-        """x `Tensor[B, 1, 64, 80]`, v `Tensor[B, P]`, tags `Tensor[B, n_pairs]` in {-1, 0, 1}.
+             reg_on: bool = True, target: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
+        """x `Tensor[B, 1, 64, 80]`, v `Tensor[B, P]`, tags `Tensor[B, n_pairs]` in {-1, 0, 1}. `target`:
+        the spectrogram auto-encoders reconstruct when x is an augmented version of it (default x).
 
         Returns the scalar loss to minimise and a dict of logged floats, always including `param_mse`
         (mean squared parameter error of the prediction used for this batch).

@@ -39,7 +39,7 @@ class _Direct(SynthModel):
         return torch.sigmoid(self.net(x))
 
     def loss(self, x: Tensor, v: Tensor, tags: Tensor, beta: float = 1.0,
-             reg_on: bool = True) -> tuple[Tensor, dict[str, float]]:
+             reg_on: bool = True, target: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
         mse = F.mse_loss(self.infer(x), v)
         return mse, {"loss": mse.item(), "param_mse": mse.item()}
 

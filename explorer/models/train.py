@@ -7,16 +7,15 @@
 Adam, validation every epoch (parameter MSE of the deterministic `infer`), learning rate halved when
 validation stalls (ReduceLROnPlateau), early stopping, the paper's warm-ups: the KL / MMD weight rises
 linearly 0 -> 1 over `beta_warmup` epochs and the regression loss is switched on at epoch `reg_start`
-(best-model selection, plateau and early stopping only count from then). Writes OUT/train.log,
-OUT/last.pt (resume state, every epoch), OUT/history.json (loss curves) and OUT/model.pt (best by validation, checkpoint format).
-Only rank 0 writes. Normalisation stats come from the dataset's meta.json (train split only).
+(best-model selection, plateau and early stopping only count from then). Writes OUT/train.log, OUT/last.pt
+(resume state, every epoch), OUT/history.json (loss curves) and OUT/model.pt (best by validation). Only
+rank 0 writes. Normalisation stats: the dataset's meta.json (train split only). `--set augment=P` trains
+on augmented inputs (explorer.data.augment) with clean targets.
 
-Threads: torch uses every core by default. On a machine shared with other jobs, pass `--threads 1`:
-with 2 threads on 2 busy cores OpenMP spin-waits made steps 3-5x slower than with one thread.
-
-Measured (ds16, 136 steps per epoch): flow_dis about 70 s per epoch on one busy CPU core, 17-23 s on
-an H100 shared by 3-11 runs (`scripts/gpu_zoo.sh`); every family's validation optimum came within 6-29
-epochs there, so the default 60 epochs with early stopping after 10 stalled ones reach it.
+Threads: torch uses every core by default; on a shared machine pass `--threads 1` (2 threads on 2 busy
+cores: OpenMP spin-waits made steps 3-5x slower). Measured (ds16, 136 steps per epoch): flow_dis about
+70 s per epoch on one busy CPU core, 17-23 s on an H100 shared by 3-11 runs (`scripts/gpu_zoo.sh`); every
+family's validation optimum came within 6-29 epochs there, so 60 epochs with early stopping reach it.
 """
 
 from __future__ import annotations
@@ -38,6 +37,7 @@ from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
 from explorer import cli
+from explorer.data.augment import augment_mels
 from explorer.data.dataset import load_dataset
 from explorer.data.tags import descriptor_targets
 from explorer.models import REGISTRY, ModelConfig, SynthModel, build_model, make_config
@@ -224,7 +224,9 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
         for i, idx in enumerate(bar):
             idx = idx.to(d.device)
             beta = beta_at(epoch + i / len(chunks), cfg.beta_warmup)
-            loss, logs = net(xtr[idx], vtr[idx], ttr[idx], beta, reg_on)
+            xb = xtr[idx]  # the encoder sees an augmented copy (cfg.augment > 0); targets stay clean
+            xin = augment_mels(xb, meta["stats"], cfg.augment, seed=(args.seed, d.rank, epoch, i))
+            loss, logs = net(xin, vtr[idx], ttr[idx], beta, reg_on, xb if cfg.augment > 0 else None)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1e3)  # guards rare flow blow-ups
@@ -232,8 +234,7 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
             n_done += 1
             for k, val in logs.items():
                 sums[k] += val
-            bar.set_postfix({k: f"{sums[k] / n_done:.4g}" for k in ("loss", "recon", "reg", "param_mse")
-                             if k in sums})
+            bar.set_postfix({k: f"{sums[k] / n_done:.4g}" for k in ("loss", "reg", "param_mse") if k in sums})
             if deadline < math.inf and d.any(time.time() > deadline):
                 break
         bar.close()
