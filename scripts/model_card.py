@@ -33,14 +33,20 @@ def main(ckpt_path: str, results_path: str | None = None) -> None:
     lines += ["## Data", f"- parameters: {', '.join(ck['param_names'])}",
               (f"- semantic dims: {ck.get('semantic_dims')} for pairs "
                f"{[f'{a} <-> {b}' for a, b, *_ in ck.get('tag_pairs', [])]}"), ""]
-    lines += ["## Training", f"- command: `{tr.get('command', '?')}`"]
-    if today(tr.get("command", "")):
-        lines += [f"- the same command today: `{today(tr['command'])}`"]
+    runs = tr.get("sessions") or [{"command": tr.get("command", "?"), "seconds": tr.get("seconds")}]
+    lines += ["## Training"]
+    for k, run in enumerate(runs):
+        what = "command" if len(runs) == 1 else f"session {k + 1} ({run['seconds']} s)"
+        lines += [f"- {what}: `{run['command']}`"]
+        if today(run["command"]):
+            lines += [f"- the same command today: `{today(run['command'])}`"]
     lines += [
               (f"- epochs run: {tr.get('epochs')} (best {tr.get('best_epoch')}), stopped by: "
                f"{tr.get('stopped')}"),
-              (f"- wall time: {tr.get('seconds')} s on {tr.get('device')} "
-               "(shared 2-core CPU, one torch thread)"),
+              (f"- wall time: {tr.get('seconds')} s in all on {tr.get('device')} "
+               "(shared 2-core CPU, one torch thread)" if "sessions" in tr or "--resume" not in runs[0]["command"]
+               else f"- wall time: {tr.get('seconds')} s for the last session only (trained before sessions were "
+               "recorded: the earlier sessions' times are in the run's train.log)"),
               f"- best validation parameter MSE: {tr.get('metrics', {}).get('val_param_mse')}",
               f"- config: `{json.dumps(ck['config'])}`", ""]
     if results_path and os.path.isfile(results_path):

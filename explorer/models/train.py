@@ -30,7 +30,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DistributedSampler
@@ -39,8 +38,8 @@ from tqdm import tqdm
 from explorer import cli
 from explorer.data.augment import augment_mels
 from explorer.data.dataset import load_dataset
-from explorer.data.tags import descriptor_targets
 from explorer.models import REGISTRY, ModelConfig, SynthModel, build_model, make_config
+from explorer.models.batches import batches, load_split
 from explorer.models.checkpoint import checkpoint_dict, save_checkpoint
 from explorer.models.distributed import Dist
 
@@ -81,31 +80,6 @@ def overrides(args: argparse.Namespace, name: str) -> dict[str, Any]:
         if getattr(args, key) is not None:
             out[key] = getattr(args, key)
     return out
-
-
-def load_split(data: Any, split: str, device: torch.device, continuous: bool = False
-               ) -> tuple[Tensor, Tensor, Tensor]:
-    """-> normalised mels `Tensor[N, 1, 64, 80]`, params `Tensor[N, P]`, tags `Tensor[N, n_pairs]` (or,
-    with `continuous`, the gaussianised descriptors `float [N, n_pairs]`)."""
-    idx = data.indices(split)
-    s = data.meta["stats"]
-    x = torch.from_numpy((np.asarray(data.mels[idx], np.float32) - s["mean"]) / s["std"])[:, None]
-    v = torch.from_numpy(np.asarray(data.params[idx], np.float32))
-    if continuous:
-        ref = np.asarray(data.descriptors[data.indices("train")], np.float64)
-        t = torch.from_numpy(descriptor_targets(np.asarray(data.descriptors[idx], np.float64), ref))
-    else:
-        t = torch.from_numpy(np.asarray(data.tags[idx], np.int8))
-    # whole splits fit in memory (10k sounds: 200 MB); on a GPU this avoids a host copy per batch
-    return x.to(device), v.to(device), t.to(device)
-
-
-def batches(sampler: DistributedSampler, batch: int, drop_last: bool) -> list[Tensor]:
-    idx = torch.tensor(list(sampler), dtype=torch.long)
-    chunks = list(idx.split(batch))
-    if drop_last and len(chunks) > 1 and len(chunks[-1]) < batch:
-        chunks = chunks[:-1]  # a last batch of 1-2 examples makes BatchNorm statistics meaningless
-    return chunks
 
 
 def beta_at(epoch: float, warmup: int) -> float:
@@ -168,8 +142,9 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5,
                                                        patience=cfg.plateau_patience)
-    start, best, best_epoch, bad, history = 0, math.inf, -1, 0, []
+    start, best, best_epoch, bad, history, earlier = 0, math.inf, -1, 0, [], []
     if state is not None:
+        earlier = state.get("sessions", [])  # [{command, seconds}] of the sessions before this one
         model.load_state_dict(state["state_dict"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -201,10 +176,14 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
     log(f"{'resume' if state else 'start'}: {command} | device {d.device} x{d.world} | "
         f"train {len(xtr)} valid {len(xva)} | config {json.dumps(cfg.to_dict())}")
 
+    def sessions() -> list[dict[str, Any]]:
+        return [*earlier, {"command": command, "seconds": round(time.time() - t_start, 1)}]
+
     def summary(epochs_done: int, stopped: str) -> dict[str, Any]:
         last = history[-1] if history else {}
         return {"command": command, "time": time.strftime("%Y-%m-%d %H:%M:%S"), "epochs": epochs_done,
-                "best_epoch": best_epoch, "stopped": stopped, "seconds": round(time.time() - t_start, 1),
+                "best_epoch": best_epoch, "stopped": stopped, "sessions": sessions(),
+                "seconds": round(sum(x["seconds"] for x in sessions()), 1),  # every session's, resumed or not
                 "device": str(d.device), "world_size": d.world, "seed": args.seed,
                 "metrics": {"val_param_mse": best if best < math.inf else last.get("val_param_mse"),
                             "last": last}}
@@ -266,7 +245,7 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
                 "model": args.model, "config": cfg.to_dict(), "state_dict": model.state_dict(),
                 "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch,
                 "best": best, "best_epoch": best_epoch, "bad": bad, "history": history,
-                "rng": torch.get_rng_state()})
+                "sessions": sessions(), "rng": torch.get_rng_state()})
         if deadline < math.inf and d.any(time.time() > deadline):
             stopped = "max-minutes"
             break

@@ -71,9 +71,14 @@ def test_train_writes_checkpoint_log_and_resumes(tiny, tmp_path):
     log = (out / "train.log").read_text()
     assert "epoch=1" in log and "epoch=2" in log and "done (epochs)" in log
 
+    first = res["seconds"]
     res = train([*args, "--epochs", "3", "--resume"])
     rows = _rows(out)
     assert [r["epoch"] for r in rows] == [1, 2, 3] and res["epochs"] == 3
+    runs = res["sessions"]  # both sessions' commands and times, the total in "seconds"
+    assert len(runs) == 2 and "--resume" in runs[1]["command"] and "--resume" not in runs[0]["command"]
+    assert runs[0]["seconds"] == pytest.approx(first, abs=0.5) and res["seconds"] >= first
+    assert res["seconds"] == pytest.approx(runs[0]["seconds"] + runs[1]["seconds"], abs=0.11)
     assert "resume:" in (out / "train.log").read_text()
 
 
