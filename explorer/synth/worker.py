@@ -33,29 +33,16 @@ def _load(plugin_path: str, sample_rate: int, block: int):
     return engine, proc
 
 
-_SHM: mmap.mmap | None = None  # the worker's one buffer shared with its render children
-
-
-def _shared(nbytes: int) -> mmap.mmap:
-    """The shared buffer, at least `nbytes` after its 8-byte length header (grown when a result needs more).
-    One buffer for every child: mapping and faulting in a fresh one per render cost as much as a copy."""
-    global _SHM
-    if _SHM is None or len(_SHM) < nbytes + 8:
-        if _SHM is not None:
-            _SHM.close()
-        _SHM = mmap.mmap(-1, nbytes + 8)
-    return _SHM
-
-
-def _in_child(fn, out_bytes: int) -> mmap.mmap:
-    """Run `fn(shm)` in a forked child (a pristine copy of the loaded plugin). fn writes at most `out_bytes`
-    after the header, then the length into it; returns the buffer for the parent to read."""
-    shm = _shared(out_bytes)
+def _forked(fn, out_bytes: int) -> bytes:
+    """Run fn() in a forked child; fn returns bytes of length <= out_bytes, passed back through shared memory."""
+    shm = mmap.mmap(-1, out_bytes + 8)
     pid = os.fork()
-    if pid == 0:  # child
+    if pid == 0:  # child: pristine copy of the loaded plugin
         code = 0
         try:
-            fn(shm)
+            data = fn()
+            shm[:8] = len(data).to_bytes(8, "little")
+            shm[8 : 8 + len(data)] = data
         except BaseException:  # noqa: BLE001 - the child reports any failure through its exit code
             traceback.print_exc()
             code = 1
@@ -63,18 +50,10 @@ def _in_child(fn, out_bytes: int) -> mmap.mmap:
     _, status = os.waitpid(pid, 0)
     if status != 0:
         raise RuntimeError(f"render child failed (wait status {status}); see stderr")
-    return shm
-
-
-def _forked(fn, out_bytes: int) -> bytes:
-    """Run fn() in a forked child; fn returns bytes of length <= out_bytes, passed back through shared memory."""
-    def put(shm: mmap.mmap) -> None:
-        data = fn()
-        shm[8 : 8 + len(data)] = data
-        shm[:8] = len(data).to_bytes(8, "little")
-
-    shm = _in_child(put, out_bytes)
-    return bytes(shm[8 : 8 + int.from_bytes(shm[:8], "little")])
+    n = int.from_bytes(shm[:8], "little")
+    data = bytes(shm[8 : 8 + n])
+    shm.close()
+    return data
 
 
 def _set_all(proc, values) -> None:
@@ -82,20 +61,12 @@ def _set_all(proc, values) -> None:
         proc.set_parameter(i, float(v))
 
 
-def _render_into(engine, proc, row, note, velocity, hold, duration, n_out, shm: mmap.mmap) -> None:
-    """One render, its channels' mean written straight into the shared buffer (float32, <= n_out samples)."""
+def _render(engine, proc, row, note, velocity, hold, duration, n_out) -> bytes:
     _set_all(proc, row)
     proc.add_midi_note(note, velocity, 0.0, hold)
     engine.render(duration)
     audio = engine.get_audio()  # [channels, T]
-    n = min(audio.shape[1], n_out)
-    dest = np.frombuffer(shm, np.float32, n, 8)
-    if audio.dtype == np.float32:
-        np.mean(audio[:, :n], axis=0, out=dest)  # the same float32 sum and halving as .mean(), no temporaries
-    else:
-        dest[:] = audio[:, :n].mean(axis=0)
-    del dest  # no view may outlive the child's use of the buffer
-    shm[:8] = n.to_bytes(8, "little")
+    return audio.mean(axis=0).astype(np.float32)[:n_out].tobytes()
 
 
 def _render_texts(engine, proc, row, note, velocity, hold, duration, n_out) -> bytes:
@@ -166,10 +137,9 @@ def main() -> None:
                 n_out = round(duration * sample_rate)
                 out = np.zeros((len(params), n_out), np.float32)
                 for k, row in enumerate(params):
-                    job = partial(_render_into, engine, proc, row, note, velocity, hold, duration, n_out)
-                    shm = _in_child(job, n_out * 4)
-                    n = int.from_bytes(shm[:8], "little")
-                    out[k, :n] = np.frombuffer(shm, np.float32, n, 8)
+                    job = partial(_render, engine, proc, row, note, velocity, hold, duration, n_out)
+                    buf = np.frombuffer(_forked(job, n_out * 4), np.float32)
+                    out[k, : len(buf)] = buf
                 result = out
             elif cmd == "render_texts":  # one row -> (audio, texts), from one child
                 params, note, velocity, hold, duration = payload
