@@ -61,6 +61,8 @@ def main(ckpt_path: str, results_path: str | None = None) -> None:
             lines.append(f"| {row['name']} | " + " | ".join(cells) + " |")
         lines.append("")
         lines.append("Means over sounds; SC = spectral convergence on linear mel magnitude (1.0 = silence).")
+    if os.path.isfile(os.path.join(os.path.dirname(ckpt_path), "curves.png")):  # written by scripts/ship.sh
+        lines += ["", "## Training curves", "", "![training and validation curves](curves.png)"]
     out = os.path.join(os.path.dirname(ckpt_path), "MODEL_CARD.md")
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")

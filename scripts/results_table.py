@@ -87,8 +87,10 @@ def match_section(matches: list[dict]) -> list[str]:
                    if r.get("kind") == "match" and (r.get("budget") or {}).get("renders")}
         how = {"lm": "Levenberg-Marquardt + CMA-ES", "cma": "CMA-ES"}
         refined = f", refined by {' / '.join(how.get(m, m) for m in sorted(methods))}" if methods else ""
+        tr = next((r.get("train") for r in res["rows"] if r.get("train")), None)
+        model = f" ({_trained({'train': tr})}{_data_of(tr)})" if tr else ""  # which model the path held then
         lines += [(f"### {res.get('n_params')} parameters, {title}: {res.get('n')} sounds, "
-                   f"`{res.get('checkpoint')}`{load}{refined}"), "",
+                   f"`{res.get('checkpoint')}`{model}{load}{refined}"), "",
                   "| row | log-mel L1 mean (median) | SC mean (median) | SC_ln mean | s / sound mean (max) | best from |",
                   "|---|---|---|---|---|---|"]
         for row in res["rows"]:
@@ -131,13 +133,24 @@ def _row_key(row: dict) -> tuple:
     return (0, epochs, base, 0 if kind == "model" else 1, row.get("budget") or 0, row["name"])
 
 
-def _trained(row: dict) -> str:
+def _data_of(train: dict) -> str:
+    words = (train or {}).get("command", "").split()
+    return f", trained on `{words[words.index('--data') + 1]}`" if "--data" in words[:-1] else ""
+
+
+def _trained(row: dict, evaluated_on: str | None = None) -> str:
+    """Epochs, minutes, device, and the training data when it is not the data evaluated on."""
     t = row.get("train") or {}
     if not t or t.get("epochs") is None:
         return "–"
     mins = f", {t['seconds'] / 60:.0f} min" if t.get("seconds") else ""
+    if t.get("seconds") and "sessions" not in t and "--resume" in t.get("command", ""):
+        mins += " (last session)"
     dev = f" {t['device']}" if t.get("device") else ""
-    return f"{t['epochs']} ep{mins}{dev}"
+    on = _data_of(t)
+    if not evaluated_on or f"`{evaluated_on.rstrip('/')}`" in on:
+        on = ""  # the data it was evaluated on: said once above the table
+    return f"{t['epochs']} ep{mins}{dev}{on}"
 
 
 def collect(evals: list[dict]) -> dict[tuple[int, str], dict[tuple[str, int, int | None], tuple[dict, dict]]]:
@@ -189,7 +202,13 @@ def budget_note(n_params: int, split: str, entries: list[tuple[dict, dict]]) -> 
                 "(`scripts/gpu_zoo.sh`: every family at once on one H100, each capped at 6.5 minutes and stopped "
                 "early on validation parameter MSE; flow_dis, flow_dis_desc and flow_reg were then resumed for "
                 "up to 4.6 more minutes and early-stopped, their minutes show that second session only); the "
-                "22-27-epoch CPU rows are the shipped checkpoints (`checkpoints/*/MODEL_CARD.md`).")
+                "22-27-epoch CPU rows are the shipped checkpoints (`checkpoints/*/MODEL_CARD.md`). Rows trained on "
+                "other data say so (`data/ds16_30k`: 29,967 sounds, the same test split): the `runs/ds30k` rows "
+                "are Flow_reg on 10k sounds, on 30k, and on 30k with input augmentation (`--set augment=0.5`), "
+                "trained at once on the 2-core CPU (one thread each, 40 min cap, warm-ups and patience scaled to "
+                "the same number of steps); the 10k run stopped early within the cap, the two 30k runs were resumed "
+                "until they did (their minutes show the last session only; 40 min before it). The plain 30k "
+                "run is the shipped `flow_reg_16`.")
     if refines:
         note.append(f"Refine rows: the model's prediction refined (cma: CMA-ES; lm: Levenberg-Marquardt, then "
                     f"CMA-ES) with {', '.join(refines)} renders per sound.")
@@ -224,7 +243,7 @@ def table(n_params: int, split: str, rows: dict[tuple[str, int, int | None], tup
         cells = [_cell(m.get("sc"), 3), paper] + [_cell(m.get(k)) for k, _ in METRIC_COLS[1:-1]] + [msen]
         name = row["name"].replace("baseline:", "baseline: ")
         out.append(f"| {name} | {res['n']} | " + " | ".join(cells)
-                   + f" | {_trained(row)} | {flag} | `{res.get('command', '?')}` |")
+                   + f" | {_trained(row, res.get('dataset'))} | {flag} | `{res.get('command', '?')}` |")
     out.append("")
     return out
 
@@ -327,7 +346,11 @@ def render(evals: list[dict], sems: list[dict], matches: list[dict] | None = Non
 
 CURVES = [("img/curves_gpu16.png", "GPU zoo, 16 parameters (`scripts/gpu_zoo.sh`)",
            ("python -m explorer.models.curves runs/gpu16/{flow_dis,flow_dis_desc,flow_reg,vae_flow,resnet,wae} "
-            "--out docs/img/curves_gpu16.png"))]
+            "--out docs/img/curves_gpu16.png")),
+          ("img/curves_ds30k.png", "Flow_reg on 10k vs 30k sounds, and 30k with augmentation (CPU)",
+           ("python -m explorer.models.curves runs/ds30k/{flow_reg_10k,flow_reg,flow_reg_aug} --x steps "
+            "--label '10k sounds' --label '30k sounds' --label '30k + augmentation' "
+            "--out docs/img/curves_ds30k.png"))]
 
 
 def curves_section() -> list[str]:

@@ -4,7 +4,8 @@
 #   scripts/ship.sh runs/16/flow_dis flow_dis_16 16
 #
 # Writes checkpoints/<NAME>/{model.pt, latent_map.npz, latent_map.json, umap.pkl, match_index.npz (the
-# matching pipeline's candidate index: train + valid sounds only), steer.pt, MODEL_CARD.md} and
+# matching pipeline's candidate index: train + valid sounds only), steer.pt, curves.png (when RUN has a
+# history.json), MODEL_CARD.md} and
 # results/ship_<NAME>_{test,ood}.json, results/semantic_<NAME>.json (steering macros; which pairs the app
 # shows is recorded in steer.pt).
 set -euo pipefail
@@ -22,4 +23,7 @@ $PY -m explorer.evaluate --checkpoint "checkpoints/$NAME/model.pt" --audio data/
 $PY -m explorer.models.steer fit --data "data/ds$P" --out "checkpoints/$NAME/steer.pt"
 $PY -m explorer.evaluate.semantic --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P" --update-steer \
   --out "results/semantic_${NAME}.json"
+if [ -f "$RUN/history.json" ]; then
+  $PY -m explorer.models.curves "$RUN" --label "$NAME" --out "checkpoints/$NAME/curves.png"
+fi
 $PY scripts/model_card.py "checkpoints/$NAME/model.pt" "results/ship_${NAME}_test.json"
