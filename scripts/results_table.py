@@ -88,7 +88,8 @@ def match_section(matches: list[dict]) -> list[str]:
         how = {"lm": "Levenberg-Marquardt + CMA-ES", "cma": "CMA-ES"}
         refined = f", refined by {' / '.join(how.get(m, m) for m in sorted(methods))}" if methods else ""
         tr = next((r.get("train") for r in res["rows"] if r.get("train")), None)
-        model = f" ({_trained({'train': tr})}{_data_of(tr)})" if tr else ""  # which model the path held then
+        data = f", trained on `{_train_data(tr)}`" if _train_data(tr) else ""
+        model = f" ({_trained({'train': tr})}{data})" if tr else ""  # which model the path held then
         lines += [(f"### {res.get('n_params')} parameters, {title}: {res.get('n')} sounds, "
                    f"`{res.get('checkpoint')}`{model}{load}{refined}"), "",
                   "| row | log-mel L1 mean (median) | SC mean (median) | SC_ln mean | s / sound mean (max) | best from |",
@@ -133,9 +134,10 @@ def _row_key(row: dict) -> tuple:
     return (0, epochs, base, 0 if kind == "model" else 1, row.get("budget") or 0, row["name"])
 
 
-def _data_of(train: dict) -> str:
+def _train_data(train: dict | None) -> str | None:
+    """The dataset a training command named (`--data`), or None."""
     words = (train or {}).get("command", "").split()
-    return f", trained on `{words[words.index('--data') + 1]}`" if "--data" in words[:-1] else ""
+    return words[words.index("--data") + 1].rstrip("/") if "--data" in words[:-1] else None
 
 
 def _trained(row: dict, evaluated_on: str | None = None) -> str:
@@ -147,9 +149,8 @@ def _trained(row: dict, evaluated_on: str | None = None) -> str:
     if t.get("seconds") and "sessions" not in t and "--resume" in t.get("command", ""):
         mins += " (last session)"
     dev = f" {t['device']}" if t.get("device") else ""
-    on = _data_of(t)
-    if not evaluated_on or f"`{evaluated_on.rstrip('/')}`" in on:
-        on = ""  # the data it was evaluated on: said once above the table
+    data = _train_data(t)  # named when it is not the data evaluated on (that one is said above the table)
+    on = f", trained on `{data}`" if data and data != (evaluated_on or data).rstrip("/") else ""
     return f"{t['epochs']} ep{mins}{dev}{on}"
 
 

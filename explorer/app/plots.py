@@ -28,7 +28,7 @@ def to_plot(fig: dict | str):
 
 
 def dumps(fig: dict) -> str:
-    """Compact JSON (orjson: a strip of 8 spectrograms in 1.8 ms instead of 16 with json; NaN -> null)."""
+    """Compact JSON by orjson (the app's figures are large: see docs/APP.md, "Figures as JSON"; NaN -> null)."""
     return orjson.dumps(fig, default=_default, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 

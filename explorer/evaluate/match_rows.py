@@ -24,7 +24,13 @@ import numpy as np
 import torch
 
 from explorer.data.features import LOG_EPS, mel
-from explorer.evaluate.pipeline import DEFAULT, FAST, Budget, MatchPipeline
+from explorer.evaluate.pipeline import (
+    DEFAULT,
+    FAST,
+    Budget,
+    MatchPipeline,
+    parse_budget,
+)
 from explorer.evaluate.targets import EvalError, Targets
 
 
@@ -40,20 +46,16 @@ def parse_budgets(text: str | None) -> list[tuple[str, Budget]]:
             out.append(("default", DEFAULT))
         elif b.isdigit():
             out.append((b, Budget(renders=int(b), seconds=None)) if int(b) else ("fast", FAST))
-        elif b.count("@") == 1 and b.split("@")[0].isdigit() and _seconds(b.split("@")[1]) is not None:
-            out.append((b, Budget(renders=int(b.split("@")[0]), seconds=_seconds(b.split("@")[1]))))
+        elif b.count("@") == 1:  # N@S: explorer.match's "--budget N,Ss"
+            renders, seconds = b.split("@")
+            try:
+                out.append((b, parse_budget(f"{renders},{seconds.rstrip('s')}s")))
+            except ValueError:
+                raise EvalError(f"--match: unknown budget {b!r} (renders@seconds such as 400@4.8)") from None
         else:
             raise EvalError(f"--match: unknown budget {b!r} (fast, default, a number of renders, or renders@seconds "
                             "such as 400@4.8: the default pipeline with those caps)")
     return out
-
-
-def _seconds(text: str) -> float | None:
-    try:
-        x = float(text.rstrip("s"))
-    except ValueError:
-        return None
-    return x if x > 0 else None
 
 
 def load_index(checkpoint: str):

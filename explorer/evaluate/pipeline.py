@@ -73,6 +73,26 @@ class Budget:
 DEFAULT = Budget()
 FAST = Budget(renders=0, seconds=None, k_logmel=10, k_latent=4, explore=0, l1_slack=L1_SLACK)
 
+
+def parse_budget(text: str | None, fast: bool = False) -> Budget:
+    """`--budget`: "N" renders, "Ns" seconds, "N,Ms" both; `--fast`: `FAST`. Raises ValueError."""
+    if fast:
+        return FAST
+    if not text:
+        return DEFAULT
+    renders, seconds = DEFAULT.renders, DEFAULT.seconds
+    for part in text.replace(" ", "").split(","):
+        try:
+            if part.endswith("s"):
+                seconds, renders = float(part[:-1]), (renders if "," in text else 100_000)
+            else:
+                renders = int(part)
+        except ValueError:
+            raise ValueError(f"--budget {text!r}: give N renders, Ns seconds or N,Ms") from None
+    if renders < 0 or (seconds is not None and seconds <= 0):
+        raise ValueError(f"--budget {text!r}: renders must be >= 0 and seconds > 0")
+    return FAST if renders == 0 else replace(DEFAULT, renders=renders, seconds=seconds)
+
 # progress(stage, renders done, renders planned, best candidate so far) -> False cancels
 Progress = Callable[[str, int, int, "Candidate"], object]
 

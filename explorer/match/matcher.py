@@ -37,7 +37,7 @@ import os
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Self
 
 import soundfile as sf
@@ -48,11 +48,11 @@ from explorer.data.audio_input import AUDIO_EXTS, AudioInputError
 from explorer.data.features import MelConfig
 from explorer.evaluate.pipeline import (
     DEFAULT,
-    FAST,
     Budget,
     Candidate,
     MatchPipeline,
     MatchResult,
+    parse_budget,
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -85,26 +85,6 @@ def expand_inputs(inputs: list[str]) -> list[str]:
 def _safe_stem(path: str) -> str:
     stem = os.path.splitext(os.path.basename(path))[0]
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "sound"
-
-
-def parse_budget(text: str | None, fast: bool = False) -> Budget:
-    """`--budget`: "N" renders, "Ns" seconds, "N,Ms" both; `--fast`: `FAST`. Raises ValueError."""
-    if fast:
-        return FAST
-    if not text:
-        return DEFAULT
-    renders, seconds = DEFAULT.renders, DEFAULT.seconds
-    for part in text.replace(" ", "").split(","):
-        try:
-            if part.endswith("s"):
-                seconds, renders = float(part[:-1]), (renders if "," in text else 100_000)
-            else:
-                renders = int(part)
-        except ValueError:
-            raise ValueError(f"--budget {text!r}: give N renders, Ns seconds or N,Ms") from None
-    if renders < 0 or (seconds is not None and seconds <= 0):
-        raise ValueError(f"--budget {text!r}: renders must be >= 0 and seconds > 0")
-    return FAST if renders == 0 else replace(DEFAULT, renders=renders, seconds=seconds)
 
 
 @dataclass

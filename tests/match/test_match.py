@@ -51,11 +51,18 @@ def test_match_files_and_errors(tmp_path, pmap, capsys):
 
 
 def test_parse_budget():
-    assert match.parse_budget(None) == match.DEFAULT
-    assert match.parse_budget("50").renders == 50 and match.parse_budget("50").seconds == match.DEFAULT.seconds
-    assert match.parse_budget("2s").seconds == 2.0
-    assert match.parse_budget("80,3s").renders == 80 and match.parse_budget("80,3s").seconds == 3.0
-    assert match.parse_budget("0") == match.FAST and match.parse_budget(None, fast=True) == match.FAST
+    from explorer.evaluate.pipeline import (  # --budget, and --match N@S of evaluate
+        DEFAULT,
+        FAST,
+        parse_budget,
+    )
+
+    assert match.parse_budget is parse_budget
+    assert parse_budget(None) == DEFAULT
+    assert parse_budget("50").renders == 50 and parse_budget("50").seconds == DEFAULT.seconds
+    assert parse_budget("2s").seconds == 2.0
+    assert parse_budget("80,3s").renders == 80 and parse_budget("80,3s").seconds == 3.0
+    assert parse_budget("0") == FAST and parse_budget(None, fast=True) == FAST
     for bad in ("x", "-3", "0s"):
         with pytest.raises(ValueError):
-            match.parse_budget(bad)
+            parse_budget(bad)
