@@ -43,11 +43,17 @@ class PathCache:
         key = (model, k, start.tobytes())
         with self._lock:
             turn = self._turns.setdefault(key, threading.Lock())
-        with turn:
-            hit = self.find(model, k, v)  # again: another session may have calibrated it meanwhile
-            path = calibrate_towards(steerer, v, k, level, render, None if hit is None else hit[0])
-            self._add(model, path)
-            return path.pick(level)[0]
+        try:
+            with turn:
+                hit = self.find(model, k, v)  # again: another session may have calibrated it meanwhile
+                path = calibrate_towards(steerer, v, k, level, render, None if hit is None else hit[0])
+                self._add(model, path)
+                return path.pick(level)[0]
+        except BaseException:  # a failed render: no path was kept, so its turn lock must not stay either
+            with self._lock:
+                if key not in self._paths:
+                    self._turns.pop(key, None)
+            raise
 
     def _add(self, model: str, path: SteerPath) -> None:
         key = (model, path.k, path.start.tobytes())

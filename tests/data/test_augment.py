@@ -3,6 +3,8 @@ unchosen examples pass untouched, repeatability, and a training run with it on."
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -52,11 +54,19 @@ def test_reverb_adds_a_decaying_tail_after_the_note(pluck):
 
 
 def test_warp_delays_the_onset_and_shifts_pitch(pluck):
-    g = _gen(3)
+    g = _gen(1)
     on = torch.tensor([[True], [False]])
     warped = A._warp(pluck, g, on)
-    peak0, peak1 = int(_frame_energy(pluck).argmax()), int(_frame_energy(warped).argmax())
-    assert peak1 >= peak0  # never earlier: the delay is 0-3 frames, the stretch keeps frame 0 in place
+    # the draws _warp makes for this one-note batch: delay, then stretch (drawn whether on or not)
+    g2 = _gen(1)
+    delay, stretch = A._u(1, 0.0, 3.0, g2, "cpu").item(), math.exp(A._u(1, math.log(0.8), math.log(1.25), g2, "cpu"))
+    assert 0.5 < delay < 3.0 and abs(stretch - 1) > 0.02  # this seed draws a real delay and stretch
+    # output frame t reads the note at (t - delay) / stretch, linearly between frames, silence before it
+    e0 = _frame_energy(pluck).double().numpy()
+    src = (np.arange(len(e0)) - delay) / stretch
+    expected = np.interp(src, np.arange(-1, len(e0) + 1), np.concatenate([[0.0], e0, [0.0]]), left=0.0, right=0.0)
+    assert np.allclose(_frame_energy(warped).double().numpy(), expected, rtol=1e-4, atol=1e-6 * e0.max())
+    assert int(np.argmax(expected > 1e-3 * e0.max())) == math.floor(delay - stretch) + 1  # the onset, delayed
     only_pitch = A._warp(pluck, _gen(4), torch.tensor([[False], [True]]))
     centroid = lambda p: float((p[0, 0].sum(1) * torch.arange(64)).sum() / p[0, 0].sum())
     assert abs(centroid(only_pitch) - centroid(pluck)) < 1.01  # at most one mel band

@@ -231,6 +231,14 @@ def test_path_cache_is_bounded(fitted, tmp_path, synth):
     assert cache.find("dbg", 0, a) is None and cache.find("dbg", 0, va) is None
     kept = cache._paths[next(iter(cache._paths))].measured()[0]
     assert len(cache._points) == len({x.tobytes() for x in kept})  # only the kept path's points are indexed
+    assert len(cache._turns) == 1
+
+    def broken(p):
+        raise RuntimeError("synth worker died")
+
+    with pytest.raises(RuntimeError, match="worker died"):
+        cache.move("dbg", steer, 0, np.full(P, 0.8, np.float32), 1.0, broken)
+    assert len(cache._turns) == 1 and len(cache) == 1  # nothing of the failed move is left behind
 
 
 def test_steering_evaluation_on_rendered_audio(fitted, tmp_path, synth):
