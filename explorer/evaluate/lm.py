@@ -46,7 +46,7 @@ def levenberg_marquardt(s) -> None:
     lam, fails, fresh = 0.1, 0, True  # fresh: the Jacobian is from differences at x (not a secant update)
     while s.left() >= len(DAMPING) and not s.stopped:
         r = (lx - s.tgt).reshape(-1).double().numpy()
-        jw = jac * _weights(r, s.loss)[:, None]
+        jw = jac * _weights(r, s.loss if s.l1_steps else "l2")[:, None]
         a, g = jac.T @ jw, jw.T @ r
         d = np.diag(np.diag(a) + 1e-9)
         steps = np.stack([np.clip(x - np.linalg.solve(a + k * lam * d, g), 0.0, 1.0) for k in DAMPING])

@@ -119,12 +119,15 @@ def refine(synth, target: np.ndarray | torch.Tensor, v0_full: np.ndarray, free_i
            budget: int = 200, progress_callback: ProgressCallback | None = None, *, method: str = "lm",
            sigma0: float = 0.15, popsize: int | None = None, seed: int = 0, loss: str = "mix",
            cfg: MelConfig | None = None, note: int | None = None,
-           on_improve: Callable[[np.ndarray, dict], object] | None = None) -> tuple[np.ndarray, list[dict]]:
+           on_improve: Callable[[np.ndarray, dict], object] | None = None,
+           l1_steps: bool = True) -> tuple[np.ndarray, list[dict]]:
     """Search over `free_indices` from `v0_full[n_plugin]` -> (`v_best[n_plugin]`, history). See module doc.
 
     `method`: "lm" (Levenberg-Marquardt, then CMA-ES for what a stalled LM leaves) or "cma" (CMA-ES only).
     `note`: the MIDI note every candidate is rendered at (default the synth's; a matched input's own pitch).
-    `on_improve(v_full, {"logmel_l1", "sc"})`: called with each new best (the app shows the best so far)."""
+    `on_improve(v_full, {"logmel_l1", "sc"})`: called with each new best (the app shows the best so far).
+    `l1_steps`: Levenberg-Marquardt's steps weighted for the log-mel L1 objective (`explorer.evaluate.lm`);
+    False: plain least squares."""
     if method not in METHODS:
         raise ValueError(f"unknown refine method {method!r} ({', '.join(METHODS)})")
     if loss not in ("mix", "logmel_l1", "sc"):
@@ -133,6 +136,7 @@ def refine(synth, target: np.ndarray | torch.Tensor, v0_full: np.ndarray, free_i
     # shared machine extra torch threads mostly spin (measured: ~15 % less CPU per refine)
     with cli.torch_threads(1):
         s = Search(synth, target, v0_full, free_indices, budget, loss, cfg, note, progress_callback, on_improve)
+        s.l1_steps = l1_steps
         if budget <= 1 or len(s.free) == 0:
             s.evaluate(s.x0[None], with_start=True)
         elif method == "lm":
@@ -168,6 +172,7 @@ class Search:
         self.ref: dict[str, float] | None = None
         self.history: list[dict] = []
         self.stopped = False
+        self.l1_steps = True  # Levenberg-Marquardt: steps weighted for the L1 objective (see `refine`)
 
     def left(self) -> int:
         return max(0, self.budget - self.done)
