@@ -86,7 +86,9 @@ def match_section(matches: list[dict]) -> list[str]:
         methods = {(r.get("budget") or {}).get("method", "cma") for r in res["rows"]
                    if r.get("kind") == "match" and (r.get("budget") or {}).get("renders")}
         how = {"lm": "Levenberg-Marquardt + CMA-ES", "cma": "CMA-ES"}
+        starts = max([(r.get("budget") or {}).get("starts", 1) for r in res["rows"] if r.get("kind") == "match"] or [1])
         refined = f", refined by {' / '.join(how.get(m, m) for m in sorted(methods))}" if methods else ""
+        refined += f" from the {starts} best candidates" if methods and starts > 1 else ""
         tr = next((r.get("train") for r in res["rows"] if r.get("train")), None)
         data = f", trained on `{_train_data(tr)}`" if _train_data(tr) else ""
         model = f" ({_trained({'train': tr})}{data})" if tr else ""  # which model the path held then
