@@ -210,7 +210,8 @@ class MatchPipeline:
                                         [f"near {best.name}"] * len(z), list(z), [None] * len(z))
                 done = len(cands)
                 self._report(progress, "explore", done, planned, cands, budget.l1_slack)
-            history: list[dict] = []
+            history: list[dict] = []  # refinement after refinement
+            before = done
             starts = rank(cands, budget.l1_slack)[: max(1, budget.starts)]
             for i, start in enumerate(starts):
                 now = time.perf_counter() - t0
@@ -219,13 +220,12 @@ class MatchPipeline:
                     break
                 share = len(starts) - i  # what is left is shared equally by the refinements still to run
                 deadline = None if left is None else now + left / share
-                renders = (budget.renders - sum(h[-1]["renders"] for h in history if h)) // share
+                renders = (budget.renders - (done - before)) // share
                 hist, refined = self._refine(tgt, start, note, budget, t0, progress, done, planned, cands,
                                              renders, deadline, l1_steps=i % 2 == 0)
                 done += hist[-1]["renders"] if hist else 0
                 cands.append(refined)
-                history.append(hist)
-            history = [e for h in history for e in h]  # one list, refinement after refinement
+                history += hist
         except Cancelled:
             cancelled, history = True, []
         ranked = rank(cands, budget.l1_slack)

@@ -135,8 +135,8 @@ def refine(synth, target: np.ndarray | torch.Tensor, v0_full: np.ndarray, free_i
     # the small per-batch mels on one torch thread: the render workers already use every core, and on a
     # shared machine extra torch threads mostly spin (measured: ~15 % less CPU per refine)
     with cli.torch_threads(1):
-        s = Search(synth, target, v0_full, free_indices, budget, loss, cfg, note, progress_callback, on_improve)
-        s.l1_steps = l1_steps
+        s = Search(synth, target, v0_full, free_indices, budget, loss, cfg, note, progress_callback, on_improve,
+                   l1_steps)
         if budget <= 1 or len(s.free) == 0:
             s.evaluate(s.x0[None], with_start=True)
         elif method == "lm":
@@ -159,7 +159,7 @@ class Search:
     or `stopped` (the progress callback returned False)."""
 
     def __init__(self, synth, target, v0_full, free_indices, budget, loss, cfg, note, progress_callback,
-                 on_improve):
+                 on_improve, l1_steps: bool = True):
         self.t0 = time.perf_counter()
         self.synth, self.loss, self.note, self.budget = synth, loss, note, int(budget)
         self.cfg = cfg or MelConfig()
@@ -172,7 +172,7 @@ class Search:
         self.ref: dict[str, float] | None = None
         self.history: list[dict] = []
         self.stopped = False
-        self.l1_steps = True  # Levenberg-Marquardt: steps weighted for the L1 objective (see `refine`)
+        self.l1_steps = l1_steps  # Levenberg-Marquardt: steps weighted for the L1 objective (see `refine`)
 
     def left(self) -> int:
         return max(0, self.budget - self.done)
