@@ -47,7 +47,10 @@ def main(ckpt_path: str, results_path: str | None = None) -> None:
                "(shared 2-core CPU, one torch thread)" if "sessions" in tr or "--resume" not in runs[0]["command"]
                else f"- wall time: {tr.get('seconds')} s for the last session only (trained before sessions were "
                "recorded: the earlier sessions' times are in the run's train.log)"),
-              f"- best validation parameter MSE: {tr.get('metrics', {}).get('val_param_mse')}",
+              (f"- best validation parameter MSE: {tr.get('metrics', {}).get('val_param_mse')}"
+               if tr.get("metrics", {}).get("select", "param_mse") == "param_mse" else
+               f"- best validation parameter MSE weighted by the synth's sensitivity (`param_weights`): "
+               f"{tr['metrics'].get('val_param_wmse')}"),
               f"- config: `{json.dumps(ck['config'])}`", ""]
     if results_path and os.path.isfile(results_path):
         with open(results_path) as f:

@@ -97,10 +97,13 @@ class AE(SynthModel):
         extra, logs = self.extra_loss(z, tags)
         # 0 * reg keeps every parameter in the graph before the switch-on (DDP expects gradients for all)
         total = rec + beta * regu + (reg if reg_on else 0.0 * reg) + extra
-        mse = ((v_hat.detach() - v) ** 2).mean()
-        logs.update({"loss": total.item(), "recon": rec.item(), "latent": regu.item(),
-                     "reg": reg.item(), "param_mse": mse.item()})
+        logs.update({"loss": total.item(), "recon": rec.item(), "latent": regu.item(), "reg": reg.item(),
+                     **self.param_logs(v_hat.detach(), v)})
         return total, logs
+
+    def param_logs(self, v_hat: Tensor, v: Tensor) -> dict[str, float]:
+        """Logged errors of the prediction `v_hat[B, P]`: always `param_mse`."""
+        return {"param_mse": ((v_hat - v) ** 2).mean().item()}
 
     def extra_loss(self, z: Tensor, tags: Tensor) -> tuple[Tensor, dict[str, float]]:
         """Hook for family-specific terms on the training latent z `Tensor[B, D]`."""

@@ -23,6 +23,9 @@ class FlowRegConfig(VAEFlowConfig):
     # switch-on (targets at 0 / 1 have logits of +-6.9) and swamped the auto-encoder
     reg_sigma: float = 0.5
     mse_weight: float = 300.0  # weight of sum_P (decode(z) - v)^2 beside the likelihood (audio accuracy)
+    # per-parameter weights of that squared error (empty: all 1); `explorer.models.param_weights` measures
+    # them from the synth's sensitivity, so the loss spends itself where the sound changes
+    param_weights: tuple[float, ...] = ()
 
 
 @dataclass
@@ -73,10 +76,28 @@ class FlowReg(VAEFlow):
         """v `Tensor[B, P]` in [0, 1] -> z `Tensor[B, D]` (values clamped to [1e-6, 1 - 1e-6])."""
         return self.regressor.params_to_latent(v)[0]
 
+    def __init__(self, cfg: FlowRegConfig) -> None:
+        super().__init__(cfg)
+        if cfg.param_weights and len(cfg.param_weights) != cfg.n_params:
+            raise ValueError(f"param_weights has {len(cfg.param_weights)} values for {cfg.n_params} parameters")
+
+    def _weighted_se(self, v_hat: Tensor, v: Tensor) -> Tensor:
+        """`sum_P w_p (v_hat - v)^2` per example `Tensor[B]`."""
+        se = (v_hat - v) ** 2
+        if self.cfg.param_weights:
+            se = se * torch.as_tensor(self.cfg.param_weights, dtype=se.dtype, device=se.device)
+        return se.sum(-1)
+
     def regression_loss(self, z: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         nll = -self.regressor.log_prob(v, z).mean()
         v_hat = self.decode(z)
-        return nll + self.cfg.mse_weight * ((v_hat - v) ** 2).sum(-1).mean(), v_hat
+        return nll + self.cfg.mse_weight * self._weighted_se(v_hat, v).mean(), v_hat
+
+    def param_logs(self, v_hat: Tensor, v: Tensor) -> dict[str, float]:
+        logs = super().param_logs(v_hat, v)
+        if self.cfg.param_weights:  # what training selects the best epoch on when set (`train.SELECT`)
+            logs["param_wmse"] = (self._weighted_se(v_hat, v) / v.shape[-1]).mean().item()
+        return logs
 
 
 class FlowDis(FlowReg):

@@ -70,16 +70,29 @@ def overrides(args: argparse.Namespace, name: str) -> dict[str, Any]:
         key, _, val = item.partition("=")
         if key not in known:
             raise SystemExit(f"--set {key}: not a field of {name}'s config ({', '.join(sorted(known))})")
-        try:
-            out[key] = json.loads(val)
-        except json.JSONDecodeError:
-            out[key] = val
+        if val.startswith("@"):  # a JSON file: its "weights" (explorer.models.param_weights) or the value
+            try:
+                data = json.loads(Path(val[1:]).read_text())
+            except (OSError, json.JSONDecodeError) as e:
+                raise SystemExit(f"--set {key}={val}: cannot read {val[1:]}: {e}") from e
+            out[key] = data["weights"] if isinstance(data, dict) and "weights" in data else data
+        else:
+            try:
+                out[key] = json.loads(val)
+            except json.JSONDecodeError:
+                out[key] = val
         if isinstance(out[key], list):
             out[key] = tuple(out[key])
     for key in ("epochs", "batch", "lr"):
         if getattr(args, key) is not None:
             out[key] = getattr(args, key)
     return out
+
+
+def select_key(cfg: ModelConfig) -> str:
+    """The validation metric that picks the best epoch: the parameter MSE, weighted when the config has
+    `param_weights` (`explorer.models.param_weights`)."""
+    return "param_wmse" if getattr(cfg, "param_weights", ()) else "param_mse"
 
 
 def beta_at(epoch: float, warmup: int) -> float:
@@ -151,6 +164,11 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
         start, best, best_epoch, bad = state["epoch"] + 1, state["best"], state["best_epoch"], state["bad"]
         history = state["history"]
         torch.set_rng_state(state["rng"])
+    select = select_key(cfg)
+    if state is not None and state.get("select", "param_mse") != select:
+        # another selection metric (param_weights set or dropped): the best so far is not comparable
+        best, best_epoch, bad = math.inf, -1, 0
+        sched.best, sched.num_bad_epochs = sched.mode_worse, 0
     net: torch.nn.Module = model
     if d.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -185,8 +203,8 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
                 "best_epoch": best_epoch, "stopped": stopped, "sessions": sessions(),
                 "seconds": round(sum(x["seconds"] for x in sessions()), 1),  # every session's, resumed or not
                 "device": str(d.device), "world_size": d.world, "seed": args.seed,
-                "metrics": {"val_param_mse": best if best < math.inf else last.get("val_param_mse"),
-                            "last": last}}
+                "metrics": {f"val_{select}": best if best < math.inf else last.get(f"val_{select}"),
+                            "select": select, "last": last}}
 
     deadline = t_start + 60 * args.max_minutes if args.max_minutes else math.inf
     stopped, epoch = "epochs", start - 1
@@ -225,9 +243,9 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
         val = validate(model, xva, vva, tva, va_sampler, cfg.batch, d)
         improved = False
         if reg_on:
-            sched.step(val["param_mse"])
-            if val["param_mse"] < best:
-                best, best_epoch, bad, improved = val["param_mse"], epoch, 0, True
+            sched.step(val[select])
+            if val[select] < best:
+                best, best_epoch, bad, improved = val[select], epoch, 0, True
             else:
                 bad += 1
         row = {"epoch": epoch + 1, "beta": round(beta, 4), "reg_on": reg_on, "lr": opt.param_groups[0]["lr"],
@@ -244,7 +262,7 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
             save_checkpoint(last_path, {
                 "model": args.model, "config": cfg.to_dict(), "state_dict": model.state_dict(),
                 "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch,
-                "best": best, "best_epoch": best_epoch, "bad": bad, "history": history,
+                "best": best, "best_epoch": best_epoch, "bad": bad, "select": select, "history": history,
                 "sessions": sessions(), "rng": torch.get_rng_state()})
         if deadline < math.inf and d.any(time.time() > deadline):
             stopped = "max-minutes"
@@ -262,7 +280,7 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
             ck = torch.load(ck_path, map_location="cpu", weights_only=True)
             ck["train"] = result
             save_checkpoint(ck_path, ck)
-        best_txt = (f"best val param_mse {best:.5f} at epoch {best_epoch + 1}" if best_epoch >= 0 else
+        best_txt = (f"best val {select} {best:.5f} at epoch {best_epoch + 1}" if best_epoch >= 0 else
                     "regression never switched on: model.pt holds the last weights")
         log(f"done ({stopped}) after {epoch + 1} epochs, {result['seconds']} s; {best_txt} -> {ck_path}")
         log_file.close()
