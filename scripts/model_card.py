@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 import torch
@@ -24,6 +25,20 @@ def today(command: str) -> str | None:
         if command.startswith(old):
             return new + command[len(old):]
     return None
+
+
+def _threads(runs: list[dict]) -> str:
+    """' (shared 2-core CPU, N torch threads)' from the sessions' --threads, for CPU runs."""
+    counts = sorted({int(m.group(1)) for r in runs for m in [re.search(r"--threads (\d+)", r["command"])] if m})
+    if not counts:
+        return ""
+    n = " or ".join(str(c) for c in counts)
+    return f" (shared 2-core CPU, {n} torch thread{'s' if counts != [1] else ''})"
+
+
+def _epoch(best_epoch: int | None) -> str:
+    """The checkpoint's 0-based best epoch as the logs count it (from 1)."""
+    return "?" if best_epoch is None or best_epoch < 0 else str(best_epoch + 1)
 
 
 def main(ckpt_path: str, results_path: str | None = None) -> None:
@@ -41,10 +56,10 @@ def main(ckpt_path: str, results_path: str | None = None) -> None:
         if today(run["command"]):
             lines += [f"- the same command today: `{today(run['command'])}`"]
     lines += [
-              (f"- epochs run: {tr.get('epochs')} (best {tr.get('best_epoch')}), stopped by: "
+              (f"- epochs run: {tr.get('epochs')} (best {_epoch(tr.get('best_epoch'))}), stopped by: "
                f"{tr.get('stopped')}"),
-              (f"- wall time: {tr.get('seconds')} s in all on {tr.get('device')} "
-               "(shared 2-core CPU, one torch thread)" if "sessions" in tr or "--resume" not in runs[0]["command"]
+              (f"- wall time: {tr.get('seconds')} s in all on {tr.get('device')}"
+               f"{_threads(runs) if str(tr.get('device')) == 'cpu' else ''}" if "sessions" in tr or "--resume" not in runs[0]["command"]
                else f"- wall time: {tr.get('seconds')} s for the last session only (trained before sessions were "
                "recorded: the earlier sessions' times are in the run's train.log)"),
               (f"- best validation parameter MSE: {tr.get('metrics', {}).get('val_param_mse')}"
