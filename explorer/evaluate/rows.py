@@ -63,9 +63,11 @@ def _row(name: str, kind: str, values: dict[str, np.ndarray], seconds: float, **
 
 
 def train_info(model) -> dict:
-    """The training budget recorded in a checkpoint (epochs, seconds, device, stop reason, command)."""
+    """The training budget recorded in a checkpoint (epochs, seconds, device, stop reason, command, and each
+    session's command and seconds when it was resumed: then `seconds` is their sum)."""
     t = model.meta.get("train") or {}
-    return {k: t.get(k) for k in ("epochs", "best_epoch", "seconds", "device", "stopped", "command", "time")}
+    return {k: t.get(k) for k in ("epochs", "best_epoch", "seconds", "device", "stopped", "command", "time",
+                                  "sessions") if k != "sessions" or k in t}
 
 
 def infer_params(model, logmel: torch.Tensor, batch: int = 256) -> np.ndarray:
