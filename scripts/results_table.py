@@ -153,7 +153,8 @@ def _trained(row: dict, evaluated_on: str | None = None) -> str:
     dev = f" {t['device']}" if t.get("device") else ""
     data = _train_data(t)  # named when it is not the data evaluated on (that one is said above the table)
     on = f", trained on `{data}`" if data and data != (evaluated_on or data).rstrip("/") else ""
-    return f"{t['epochs']} ep{mins}{dev}{on}"
+    weighted = ", parameter error weighted by sensitivity" if "param_weights" in (t.get("command") or "") else ""
+    return f"{t['epochs']} ep{mins}{dev}{on}{weighted}"
 
 
 def collect(evals: list[dict]) -> dict[tuple[int, str], dict[tuple[str, int, int | None], tuple[dict, dict]]]:
