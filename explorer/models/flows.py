@@ -65,6 +65,11 @@ class FlowReg(VAEFlow):
 
     invertible = True
 
+    def __init__(self, cfg: FlowRegConfig) -> None:
+        super().__init__(cfg)
+        if cfg.param_weights and len(cfg.param_weights) != cfg.n_params:
+            raise ValueError(f"param_weights has {len(cfg.param_weights)} values for {cfg.n_params} parameters")
+
     def _make_regressor(self, cfg: FlowRegConfig) -> RegressionFlow:
         return RegressionFlow(self.latent_dim, cfg.reg_flow_steps, cfg.reg_flow_hidden, cfg.reg_sigma)
 
@@ -75,11 +80,6 @@ class FlowReg(VAEFlow):
     def params_to_latent(self, v: Tensor) -> Tensor:
         """v `Tensor[B, P]` in [0, 1] -> z `Tensor[B, D]` (values clamped to [1e-6, 1 - 1e-6])."""
         return self.regressor.params_to_latent(v)[0]
-
-    def __init__(self, cfg: FlowRegConfig) -> None:
-        super().__init__(cfg)
-        if cfg.param_weights and len(cfg.param_weights) != cfg.n_params:
-            raise ValueError(f"param_weights has {len(cfg.param_weights)} values for {cfg.n_params} parameters")
 
     def _weighted_se(self, v_hat: Tensor, v: Tensor) -> Tensor:
         """`sum_P w_p (v_hat - v)^2` per example `Tensor[B]`."""
@@ -95,7 +95,7 @@ class FlowReg(VAEFlow):
 
     def param_logs(self, v_hat: Tensor, v: Tensor) -> dict[str, float]:
         logs = super().param_logs(v_hat, v)
-        if self.cfg.param_weights:  # what training selects the best epoch on when set (`train.SELECT`)
+        if self.cfg.param_weights:  # what training selects the best epoch on when set (`train.select_key`)
             logs["param_wmse"] = (self._weighted_se(v_hat, v) / v.shape[-1]).mean().item()
         return logs
 

@@ -6,7 +6,7 @@ parameter.
 Why: the regression losses weight every parameter's squared error alike, but the synth does not. With one
 note at one velocity, `portamento_time` or `amp_vel_sens` barely change the sound, while `master_vol` or
 `filter_cutoff` change it a lot; the audio metrics (SC, log-mel L1) only see the second kind. For `n` sounds
-of the training split (spread evenly, seeded), each parameter is moved by `delta` (up, or down when the
+of the training split (drawn at random, seeded), each parameter is moved by `delta` (up, or down when the
 value is above 0.5), the sound is rendered with the real synth, and the log-mel L1 to the unmoved render is
 divided by `delta`: a finite-difference slope. A parameter's weight is its mean slope over the sounds,
 divided by the mean over parameters (so the weights average 1 and `mse_weight` keeps its scale), and

@@ -62,8 +62,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def overrides(args: argparse.Namespace, name: str) -> dict[str, Any]:
-    """Config overrides from --epochs/--batch/--lr and --set KEY=VALUE (checked against the dataclass)."""
+def overrides(args: argparse.Namespace, name: str, expect_names: list[str] | None = None) -> dict[str, Any]:
+    """Config overrides from --epochs/--batch/--lr and --set KEY=VALUE (checked against the dataclass).
+    `--set KEY=@FILE` reads the value from a JSON file; a `{"weights", "param_names"}` file (from
+    `explorer.models.param_weights`) must name `expect_names`, the data set's parameters, in their order."""
     known = {f.name for f in dataclasses.fields(REGISTRY[name][1])}
     out: dict[str, Any] = {}
     for item in args.set:
@@ -75,7 +77,13 @@ def overrides(args: argparse.Namespace, name: str) -> dict[str, Any]:
                 data = json.loads(Path(val[1:]).read_text())
             except (OSError, json.JSONDecodeError) as e:
                 raise SystemExit(f"--set {key}={val}: cannot read {val[1:]}: {e}") from e
-            out[key] = data["weights"] if isinstance(data, dict) and "weights" in data else data
+            if isinstance(data, dict) and "weights" in data:
+                names = data.get("param_names")
+                if names is not None and expect_names is not None and list(names) != list(expect_names):
+                    raise SystemExit(f"--set {key}={val}: the weights are for parameters {', '.join(names[:3])}, "
+                                     f"... but the data set has {', '.join(expect_names[:3])}, ...")
+                data = data["weights"]
+            out[key] = data
         else:
             try:
                 out[key] = json.loads(val)
@@ -133,7 +141,8 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
     t_start = time.time()
     data = load_dataset(args.data)
     meta = data.meta
-    n_params, n_pairs = len(meta["param_names"]), len(meta.get("tag_pairs", []))
+    names = list(meta["param_names"])
+    n_params, n_pairs = len(names), len(meta.get("tag_pairs", []))
     last_path = out / "last.pt"
     state: dict[str, Any] | None = None
     if args.resume:
@@ -142,16 +151,19 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
         state = torch.load(last_path, map_location="cpu", weights_only=True)
         if state["model"] != args.model:
             raise SystemExit(f"--resume: {last_path} is a {state['model']} run, not {args.model}")
-        cfg_dict = {**state["config"], **overrides(args, args.model)}
+        cfg_dict = {**state["config"], **overrides(args, args.model, names)}
         cfg: ModelConfig = REGISTRY[args.model][1].from_dict(cfg_dict)
     else:
-        cfg = make_config(args.model, n_params=n_params, n_pairs=n_pairs, **overrides(args, args.model))
+        cfg = make_config(args.model, n_params=n_params, n_pairs=n_pairs, **overrides(args, args.model, names))
     if (cfg.n_params, cfg.n_pairs) != (n_params, n_pairs):
         raise SystemExit(f"dataset has {n_params} params / {n_pairs} tag pairs, run has "
                          f"{cfg.n_params} / {cfg.n_pairs}")
 
     torch.manual_seed(args.seed)
-    model = build_model(args.model, cfg).to(d.device)
+    try:
+        model = build_model(args.model, cfg).to(d.device)
+    except ValueError as e:  # a config the model refuses (e.g. param_weights of the wrong length)
+        raise SystemExit(f"{args.model}: {e}") from e
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5,
                                                        patience=cfg.plateau_patience)

@@ -73,5 +73,11 @@ def test_training_selects_on_the_weighted_error_and_restarts_the_best_when_weigh
     assert res["metrics"]["val_param_wmse"] == pytest.approx(hist[2]["val_param_wmse"], abs=1e-6)
     m = load_model(out / "model.pt")
     assert list(m.model.cfg.param_weights) == pytest.approx(weights)
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"weights": weights, "param_names": [f"q{i}" for i in range(P)]}))
+    with pytest.raises(SystemExit, match="the weights are for parameters q0"):
+        train([*args, "--epochs", "4", "--resume", "--set", f"param_weights=@{wrong}"])
+    with pytest.raises(SystemExit, match="3 values for 16"):
+        train([*args, "--epochs", "4", "--resume", "--set", "param_weights=[1, 1, 1]"])
     with pytest.raises(SystemExit, match="cannot read"):
         train([*args, "--epochs", "4", "--resume", "--set", f"param_weights=@{tmp_path / 'missing.json'}"])
