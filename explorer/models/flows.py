@@ -95,7 +95,7 @@ class FlowReg(VAEFlow):
 
     def param_logs(self, v_hat: Tensor, v: Tensor) -> dict[str, float]:
         logs = super().param_logs(v_hat, v)
-        if self.cfg.param_weights:  # what training selects the best epoch on when set (`train.select_key`)
+        if self.cfg.param_weights:  # what training selects the best epoch on when set (`param_weights.select_key`)
             logs["param_wmse"] = (self._weighted_se(v_hat, v) / v.shape[-1]).mean().item()
         return logs
 

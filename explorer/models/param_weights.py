@@ -27,8 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from explorer import cli
-from explorer.data.features import MelConfig, mel
-from explorer.evaluate.metrics import log_mel_l1
+from explorer.data.features import MelConfig, log_mel
 
 FLOOR, CEIL = 0.1, 10.0
 
@@ -48,10 +47,9 @@ def _slopes(synth, full: np.ndarray, indices: list[int], delta: float, cfg: MelC
         v = moved[:, j, k]
         moved[:, j, k] = np.where(v > 0.5, v - delta, v + delta)
     audio = synth.render(np.concatenate([full, moved.reshape(n * p, -1)]).astype(np.float32))
-    power = mel(audio, cfg)
-    base, rest = power[:n], power[n:].reshape(n, p, *power.shape[1:])
-    out = np.stack([log_mel_l1(base, rest[:, j]) for j in range(p)], axis=1)
-    return out / delta
+    lm = log_mel(audio, cfg)  # the evaluation's log-mel L1 is the mean |difference| of these
+    base, rest = lm[:n, None], lm[n:].reshape(n, p, *lm.shape[1:])
+    return (rest - base).abs().flatten(2).mean(-1).numpy() / delta
 
 
 def weights_from_slopes(s: np.ndarray, floor: float = FLOOR, ceil: float = CEIL) -> np.ndarray:
@@ -60,6 +58,28 @@ def weights_from_slopes(s: np.ndarray, floor: float = FLOOR, ceil: float = CEIL)
     if not np.isfinite(m).all() or m.mean() <= 0:
         raise ValueError("slopes are not finite or all zero: the synth did not react to any parameter")
     return np.clip(m / m.mean(), floor, ceil)
+
+
+def select_key(cfg) -> str:
+    """The validation metric that picks a training's best epoch (`explorer.models.train`): the parameter
+    MSE, weighted when the model config has `param_weights`."""
+    return "param_wmse" if getattr(cfg, "param_weights", ()) else "param_mse"
+
+
+def read_value_file(path: str, expect_names: list[str] | None = None):
+    """A `--set KEY=@FILE` value: the JSON in FILE, or its "weights" when it is this command's output, whose
+    "param_names" must then equal `expect_names` (the data set's, in order). Raises ValueError."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"cannot read {path}: {e}") from e
+    if isinstance(data, dict) and "weights" in data:
+        names = data.get("param_names")
+        if names is not None and expect_names is not None and list(names) != list(expect_names):
+            raise ValueError(f"the weights are for parameters {', '.join(names[:3])}, ... but the data set has "
+                             f"{', '.join(expect_names[:3])}, ...")
+        data = data["weights"]
+    return data
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,6 +42,7 @@ from explorer.models import REGISTRY, ModelConfig, SynthModel, build_model, make
 from explorer.models.batches import batches, load_split
 from explorer.models.checkpoint import checkpoint_dict, save_checkpoint
 from explorer.models.distributed import Dist
+from explorer.models.param_weights import read_value_file, select_key
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -72,18 +73,11 @@ def overrides(args: argparse.Namespace, name: str, expect_names: list[str] | Non
         key, _, val = item.partition("=")
         if key not in known:
             raise SystemExit(f"--set {key}: not a field of {name}'s config ({', '.join(sorted(known))})")
-        if val.startswith("@"):  # a JSON file: its "weights" (explorer.models.param_weights) or the value
+        if val.startswith("@"):
             try:
-                data = json.loads(Path(val[1:]).read_text())
-            except (OSError, json.JSONDecodeError) as e:
-                raise SystemExit(f"--set {key}={val}: cannot read {val[1:]}: {e}") from e
-            if isinstance(data, dict) and "weights" in data:
-                names = data.get("param_names")
-                if names is not None and expect_names is not None and list(names) != list(expect_names):
-                    raise SystemExit(f"--set {key}={val}: the weights are for parameters {', '.join(names[:3])}, "
-                                     f"... but the data set has {', '.join(expect_names[:3])}, ...")
-                data = data["weights"]
-            out[key] = data
+                out[key] = read_value_file(val[1:], expect_names)
+            except ValueError as e:
+                raise SystemExit(f"--set {key}={val}: {e}") from e
         else:
             try:
                 out[key] = json.loads(val)
@@ -95,12 +89,6 @@ def overrides(args: argparse.Namespace, name: str, expect_names: list[str] | Non
         if getattr(args, key) is not None:
             out[key] = getattr(args, key)
     return out
-
-
-def select_key(cfg: ModelConfig) -> str:
-    """The validation metric that picks the best epoch: the parameter MSE, weighted when the config has
-    `param_weights` (`explorer.models.param_weights`)."""
-    return "param_wmse" if getattr(cfg, "param_weights", ()) else "param_mse"
 
 
 def beta_at(epoch: float, warmup: int) -> float:
