@@ -1,6 +1,8 @@
 """Rows of the matching pipeline in `python -m explorer.evaluate ... --match fast,50,200,default`.
 
 Each budget gives a row `match:<budget>`, scored on the same targets as every other row of the command:
+- `model`: `pipeline.MODEL_ONLY`, the model's prediction alone (no index candidates, no search), with the
+  pipeline's input handling: for audio targets, the model alone as the app and `explorer.match` use it;
 - `fast`: `pipeline.FAST` (the candidates only, no renders beyond them);
 - a number N: the default candidates, then N refine renders, no wall-time cap (so results do not depend on
   the machine's load); `default`: `pipeline.DEFAULT` (300 renders, capped at 4.5 s per sound); `N@S`: the
@@ -27,6 +29,7 @@ from explorer.data.features import LOG_EPS, mel
 from explorer.evaluate.pipeline import (
     DEFAULT,
     FAST,
+    MODEL_ONLY,
     Budget,
     MatchPipeline,
     parse_budget,
@@ -42,6 +45,8 @@ def parse_budgets(text: str | None) -> list[tuple[str, Budget]]:
             continue
         if b == "fast":
             out.append(("fast", FAST))
+        elif b == "model":
+            out.append(("model", MODEL_ONLY))
         elif b == "default":
             out.append(("default", DEFAULT))
         elif b.isdigit():
@@ -53,8 +58,8 @@ def parse_budgets(text: str | None) -> list[tuple[str, Budget]]:
             except ValueError:
                 raise EvalError(f"--match: unknown budget {b!r} (renders@seconds such as 400@4.8)") from None
         else:
-            raise EvalError(f"--match: unknown budget {b!r} (fast, default, a number of renders, or renders@seconds "
-                            "such as 400@4.8: the default pipeline with those caps)")
+            raise EvalError(f"--match: unknown budget {b!r} (model, fast, default, a number of renders, or "
+                            "renders@seconds such as 400@4.8: the default pipeline with those caps)")
     return out
 
 

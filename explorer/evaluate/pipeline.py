@@ -76,6 +76,9 @@ class Budget:
 
 DEFAULT = Budget()
 FAST = Budget(renders=0, seconds=None, k_logmel=10, k_latent=4, explore=0, l1_slack=L1_SLACK)
+# the model's own prediction and nothing else (no index candidates, no search): "the model alone" as the
+# product uses it (encoder input at note 60, rendered at the target's note; `explorer.evaluate --match model`)
+MODEL_ONLY = Budget(renders=0, seconds=None, k_logmel=0, k_latent=0, explore=0)
 
 
 def parse_budget(text: str | None, fast: bool = False) -> Budget:

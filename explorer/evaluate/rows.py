@@ -66,8 +66,10 @@ def train_info(model) -> dict:
     """The training budget recorded in a checkpoint (epochs, seconds, device, stop reason, command, and each
     session's command and seconds when it was resumed: then `seconds` is their sum)."""
     t = model.meta.get("train") or {}
-    return {k: t.get(k) for k in ("epochs", "best_epoch", "seconds", "device", "stopped", "command", "time",
-                                  "sessions") if k != "sessions" or k in t}
+    info = {k: t.get(k) for k in ("epochs", "best_epoch", "seconds", "device", "stopped", "command", "time")}
+    if "sessions" in t:
+        info["sessions"] = t["sessions"]
+    return info
 
 
 def infer_params(model, logmel: torch.Tensor, batch: int = 256) -> np.ndarray:
@@ -215,8 +217,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--limit", type=int, help="at most N sounds, spread evenly over the split")
     ap.add_argument("--baseline", help="comma-separated reference rows: nearest, mean, silence")
     add_refine_arguments(ap, "add a row refined with N renders per sound (see --refine-method)")
-    ap.add_argument("--match", help="rows of the matching pipeline at these budgets: fast, default, or a "
-                    "number of refine renders (e.g. fast,50,200,default)")
+    ap.add_argument("--match", help="rows of the matching pipeline at these budgets: model (its prediction "
+                    "alone), fast, default, or a number of refine renders (e.g. model,fast,50,200,default)")
     cli.add_workers(ap)
     cli.add_device(ap)
     ap.add_argument("--name", help="name of the model row (default: the model family), e.g. a variant")

@@ -157,11 +157,11 @@ def test_match_rows_and_index_without_test_split(tiny):
 
 def test_match_budgets_parse():
     from explorer.evaluate.match_rows import parse_budgets
-    from explorer.evaluate.pipeline import DEFAULT, FAST
+    from explorer.evaluate.pipeline import DEFAULT, FAST, MODEL_ONLY
     from explorer.evaluate.targets import EvalError
 
-    got = dict(parse_budgets("fast, 50, default, 400@4.8, 200@3s"))
-    assert got["fast"] == FAST and got["default"] == DEFAULT
+    got = dict(parse_budgets("model, fast, 50, default, 400@4.8, 200@3s"))
+    assert got["fast"] == FAST and got["default"] == DEFAULT and got["model"] == MODEL_ONLY
     assert (got["50"].renders, got["50"].seconds) == (50, None)
     assert (got["400@4.8"].renders, got["400@4.8"].seconds) == (400, 4.8)
     assert (got["200@3s"].renders, got["200@3s"].seconds, got["200@3s"].k_logmel) == (200, 3.0, DEFAULT.k_logmel)

@@ -7,7 +7,14 @@ import pytest
 
 from explorer.data.features import log_mel
 from explorer.evaluate import candidates
-from explorer.evaluate.pipeline import FAST, L1_SLACK, Budget, MatchPipeline, rank
+from explorer.evaluate.pipeline import (
+    FAST,
+    L1_SLACK,
+    MODEL_ONLY,
+    Budget,
+    MatchPipeline,
+    rank,
+)
 from explorer.models.checkpoint import load_model, make_debug_checkpoint
 
 
@@ -44,6 +51,19 @@ def test_fast_finds_an_index_sound_at_another_note(pipe, one_thread):
     # the same sound scored at note 60 is far off: the note matters
     at60 = pipe.match_target(target, enc, 60, Budget(renders=0, seconds=None, k_logmel=1, k_latent=0, explore=0))
     assert at60.best.scores["logmel_l1"] > res.best.scores["logmel_l1"] + 0.1
+
+
+def test_model_only_is_the_prediction_at_the_targets_note(pipe, one_thread):
+    """`--match model`: one candidate, the model's prediction from the encoder copy, rendered at the target's note."""
+    full = pipe.model.full_params(pipe.index.params[3:4])
+    target = log_mel(pipe.synth.render(full, note=67)[0])[0]
+    enc = log_mel(pipe.synth.render(full)[0])[0]
+    res = pipe.match_target(target, enc, 67, MODEL_ONLY)
+    assert res.renders == 1 and [c.kind for c in res.candidates] == ["model"]
+    want = pipe.model.full_params(pipe.model.infer(enc[None]))[0]
+    np.testing.assert_allclose(res.best.full, want, atol=1e-6)
+    heard = log_mel(pipe.synth.render(want[None], note=67))[0]
+    assert abs(float((heard - target).abs().mean()) - res.best.scores["logmel_l1"]) < 0.05
 
 
 def test_budget_refine_and_cancel(pipe, one_thread):
