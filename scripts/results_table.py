@@ -153,7 +153,8 @@ def _trained(row: dict, evaluated_on: str | None = None) -> str:
     dev = f" {t['device']}" if t.get("device") else ""
     data = _train_data(t)  # named when it is not the data evaluated on (that one is said above the table)
     on = f", trained on `{data}`" if data and data != (evaluated_on or data).rstrip("/") else ""
-    weighted = ", parameter error weighted by sensitivity" if "param_weights" in (t.get("command") or "") else ""
+    commands = [t.get("command") or ""] + [s.get("command") or "" for s in t.get("sessions") or []]
+    weighted = ", parameter error weighted by sensitivity" if any("param_weights" in c for c in commands) else ""
     return f"{t['epochs']} ep{mins}{dev}{on}{weighted}"
 
 
