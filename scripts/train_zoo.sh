@@ -3,23 +3,31 @@
 #
 #   scripts/train_zoo.sh 16 "mlp cnn resnet ae vae wae vae_flow flow_reg flow_dis"
 #   scripts/train_zoo.sh 30 "mlp cnn vae vae_flow flow_reg flow_dis"
+#   DATA=data/ds16_30k TAG=zoo30k EPOCHS=4 THREADS=2 scripts/train_zoo.sh 16 "flow_reg resnet ..."
 #
-# Budget (the same for every model of a table): EPOCHS epochs over the training split (default 6),
-# batch 64, KL/MMD weight warmed up over 2 epochs, regression loss on from epoch 1; one torch thread.
-# Each model: runs/zoo<P>/<model>/model.pt, then results/zoo_<model>_<P>_test.json.
+# Budget (the same for every model of a table): EPOCHS epochs over the training split of DATA (default
+# 6 epochs of data/ds<P>), batch 64, KL/MMD weight warmed up over 2 epochs, regression loss on from epoch 1;
+# THREADS torch threads (default 1), one model after the other.
+# Each model: runs/<TAG><P>/<model>/model.pt (a finished run is kept, an interrupted one resumed), then
+# results/<TAG>_<model>_<P>_test.json, scored on the test split of data/ds<P> (the larger data sets share it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 P=$1
 MODELS=$2
 EPOCHS=${EPOCHS:-6}
+DATA=${DATA:-data/ds$P}
+TAG=${TAG:-zoo}
+THREADS=${THREADS:-1}
 PY=.venv/bin/python
-export OMP_NUM_THREADS=1 PYTHONPATH=.
+export OMP_NUM_THREADS=$THREADS PYTHONPATH=.
 for m in $MODELS; do
-  out=runs/zoo$P/$m
-  if [ ! -f "$out/model.pt" ]; then
-    $PY -m explorer.models.train --model "$m" --data "data/ds$P" --out "$out" --epochs "$EPOCHS" \
-      --set beta_warmup=2 --set reg_start=1
+  out=runs/$TAG$P/$m
+  if ! grep -qs "done (" "$out/train.log"; then  # not finished: start, or resume an interrupted run
+    resume=()
+    [ -f "$out/last.pt" ] && resume=(--resume)
+    $PY -m explorer.models.train --model "$m" --data "$DATA" --out "$out" --epochs "$EPOCHS" --threads "$THREADS" \
+      --set beta_warmup=2 --set reg_start=1 "${resume[@]}"
   fi
   $PY -m explorer.evaluate --checkpoint "$out/model.pt" --data "data/ds$P" --split test --quiet \
-    --out "results/zoo_${m}_${P}_test.json"
+    --out "results/${TAG}_${m}_${P}_test.json"
 done
