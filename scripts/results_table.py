@@ -158,18 +158,24 @@ def _trained(row: dict, evaluated_on: str | None = None) -> str:
     return f"{t['epochs']} ep{mins}{dev}{on}{weighted}"
 
 
-def collect(evals: list[dict]) -> dict[tuple[int, str], dict[tuple[str, int, int | None], tuple[dict, dict]]]:
-    """-> {(n_params, split): {(row name, n, epochs): (row, result)}}, the newest result winning per key.
+RowKey = tuple[str, int, int | None, str | None]
+
+
+def collect(evals: list[dict]) -> dict[tuple[int, str], dict[RowKey, tuple[dict, dict]]]:
+    """-> {(n_params, split): {(row name, n, epochs, training data): (row, result)}}, the newest result
+    winning per key.
 
     Keyed by the number of sounds too: a `--limit 50 --refine 200` run keeps its own model row on its 50
-    sounds beside the full-split model row instead of replacing it.
+    sounds beside the full-split model row instead of replacing it; and by epochs and training data: a
+    6-epoch zoo row on 10k sounds, one on 30k and a shipped one all stay.
     """
-    tables: dict[tuple[int, str], dict[tuple[str, int, int | None], tuple[dict, dict]]] = {}
+    tables: dict[tuple[int, str], dict[RowKey, tuple[dict, dict]]] = {}
     for res in sorted(evals, key=lambda r: r.get("created", "")):
         key = (int(res.get("n_params") or 0), str(res.get("split")))
         for row in res["rows"]:
-            epochs = (row.get("train") or {}).get("epochs")  # a 6-epoch zoo row and a shipped one both stay
-            tables.setdefault(key, {})[(row["name"], int(res.get("n") or 0), epochs)] = (row, res)
+            t = row.get("train") or {}
+            k = (row["name"], int(res.get("n") or 0), t.get("epochs"), _train_data(t))
+            tables.setdefault(key, {})[k] = (row, res)
     return tables
 
 
@@ -203,7 +209,9 @@ def budget_note(n_params: int, split: str, entries: list[tuple[dict, dict]]) -> 
     if parts:
         note.append("Data: " + "; ".join(parts) + ".")
     note.append("Training budget per model in the *trained* column (epochs, minutes, device): the 6-epoch "
-                "CPU zoo rows all had the same budget (`scripts/train_zoo.sh`); the *cuda* rows are the GPU zoo "
+                "CPU zoo rows all had the same budget (`scripts/train_zoo.sh`: 6 epochs of `data/ds16` on one "
+                "thread, or, where they say `data/ds16_30k`, 6 epochs of those 30k sounds on 2 threads: three "
+                "times the steps); the *cuda* rows are the GPU zoo "
                 "(`scripts/gpu_zoo.sh`: every family at once on one H100, each capped at 6.5 minutes and stopped "
                 "early on validation parameter MSE; flow_dis, flow_dis_desc and flow_reg were then resumed for "
                 "up to 4.6 more minutes and early-stopped, their minutes show that second session only); the "
@@ -221,7 +229,7 @@ def budget_note(n_params: int, split: str, entries: list[tuple[dict, dict]]) -> 
     return " ".join(note)
 
 
-def table(n_params: int, split: str, rows: dict[tuple[str, int, int | None], tuple[dict, dict]]) -> list[str]:
+def table(n_params: int, split: str, rows: dict[RowKey, tuple[dict, dict]]) -> list[str]:
     pp = paper_p(n_params)
     paper_sc = (PAPER_OOD_SC if split == "ood" else PAPER_SC if split == "test" else {}).get(pp or -1, {})
     paper_msen = PAPER_MSE_N.get(pp or -1, {}) if split == "test" else {}
