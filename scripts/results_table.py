@@ -211,7 +211,7 @@ def budget_note(n_params: int, split: str, entries: list[tuple[dict, dict]]) -> 
     note.append("Training budget per model in the *trained* column (epochs, minutes, device): the 6-epoch "
                 "CPU zoo rows all had the same budget (`scripts/train_zoo.sh`: 6 epochs of `data/ds16` on one "
                 "thread, or, where they say `data/ds16_30k`, 6 epochs of those 30k sounds on 2 threads: three "
-                "times the steps); the *cuda* rows are the GPU zoo "
+                "times the steps; their 12-epoch rows are the same runs continued to 12 epochs); the *cuda* rows are the GPU zoo "
                 "(`scripts/gpu_zoo.sh`: every family at once on one H100, each capped at 6.5 minutes and stopped "
                 "early on validation parameter MSE; flow_dis, flow_dis_desc and flow_reg were then resumed for "
                 "up to 4.6 more minutes and early-stopped, their minutes show that second session only); the "
