@@ -20,6 +20,7 @@ import sys
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # explorer's paired bootstrap (`_paired_smoothness`)
 
 # Esling et al. 2019, test-set spectral convergence (DESIGN.md section 1)
 PAPER_SC = {
@@ -143,7 +144,8 @@ def _train_data(train: dict | None) -> str | None:
 
 
 def _trained(row: dict, evaluated_on: str | None = None) -> str:
-    """Epochs, minutes, device, and the training data when it is not the data evaluated on."""
+    """Epochs (and the best one, when not the last), minutes, device, and the training data when it is not the
+    data evaluated on."""
     t = row.get("train") or {}
     if not t or t.get("epochs") is None:
         return "–"
@@ -155,7 +157,9 @@ def _trained(row: dict, evaluated_on: str | None = None) -> str:
     on = f", trained on `{data}`" if data and data != (evaluated_on or data).rstrip("/") else ""
     commands = [t.get("command") or ""] + [s.get("command") or "" for s in t.get("sessions") or []]
     weighted = ", parameter error weighted by sensitivity" if any("param_weights" in c for c in commands) else ""
-    return f"{t['epochs']} ep{mins}{dev}{on}{weighted}"
+    b = t.get("best_epoch")  # counted from 0 in the checkpoint
+    best = f" (best {b + 1})" if b is not None and b + 1 != t["epochs"] else ""
+    return f"{t['epochs']} ep{best}{mins}{dev}{on}{weighted}"
 
 
 RowKey = tuple[str, int, int | None, str | None]
@@ -208,7 +212,7 @@ def budget_note(n_params: int, split: str, entries: list[tuple[dict, dict]]) -> 
     note = [f"**Budget.** Scored on the {where}: {', '.join(map(str, sounds))} sounds per row."]
     if parts:
         note.append("Data: " + "; ".join(parts) + ".")
-    note.append("Training budget per model in the *trained* column (epochs, minutes, device): the 6-epoch "
+    note.append("Training budget per model in the *trained* column (epochs, the best one when not the last, minutes, device): the 6-epoch "
                 "CPU zoo rows all had the same budget (`scripts/train_zoo.sh`: 6 epochs of `data/ds16` on one "
                 "thread, or, where they say `data/ds16_30k`, 6 epochs of those 30k sounds on 2 threads: three "
                 "times the steps; their 12-epoch rows are the same runs continued to 12 epochs); the *cuda* rows are the GPU zoo "
@@ -276,10 +280,10 @@ def _paired_smoothness(per_pair: dict, n_boot: int = 10000, seed: int = 0) -> st
     lat, par = (np.asarray(per_pair.get(k, []), np.float64) for k in ("latent", "params"))
     if len(lat) < 2 or len(lat) != len(par):
         return ""
+    from explorer.evaluate.compare import paired_bootstrap
+
     diff = lat - par
-    rng = np.random.default_rng(seed)
-    boot = diff[rng.integers(0, len(diff), (n_boot, len(diff)))].mean(1)
-    lo, hi = np.percentile(boot, [2.5, 97.5])
+    lo, hi = paired_bootstrap(par, lat, "mean", n_boot, seed)
     return (f"Paired over the same {len(diff)} end-point pairs: latent smoother on {(diff < 0).sum()} of "
             f"{len(diff)}; mean difference latent - parameters {diff.mean():+.3f}, 95 % bootstrap interval "
             f"{lo:+.3f} to {hi:+.3f}.")

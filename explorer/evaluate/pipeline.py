@@ -187,7 +187,8 @@ class MatchPipeline:
         z_model = m.encode(enc[None]).numpy()[0] if self.has_latent else None
         zs.append(z_model)
         if self.index is not None:
-            picks = [("nearest (log-mel)", int(j)) for j in self.index.nearest_logmel(enc.numpy(), budget.k_logmel)]
+            picks = ([("nearest (log-mel)", int(j)) for j in self.index.nearest_logmel(enc.numpy(), budget.k_logmel)]
+                     if budget.k_logmel else [])
             if z_model is not None and budget.k_latent:  # the k nearest codes not already picked
                 near = [int(j) for j in self.index.nearest_latent(z_model, budget.k_latent + len(picks))]
                 picks += [("nearest (latent)", j) for j in near if j not in {p for _, p in picks}][: budget.k_latent]
