@@ -4,7 +4,10 @@
   periodicity from CREPE (`torchcrepe`, the "tiny" model whose weights ship inside the package; 60 ms hop,
   about 0.2 s for 4 s on one core), kept where the frame is periodic and loud; frames an octave (or two)
   away from the median are folded back onto it; the median is then checked against its octave neighbours
-  on the average spectrum (`octave_check`), the known failure of every f0 tracker.
+  on the average spectrum (`octave_check`), the known failure of every f0 tracker. The f0 of a frame is
+  the probability-weighted mean of the bins around the most likely one (`_weighted_argmax`), without the
+  random dither that torchcrepe's own decoder adds to its bin centres once per process (up to 20 cents, so
+  the same file gave f0 up to 1 Hz apart from one process to the next).
 - `pitch_shift(audio, ratio, sr)`: `librosa.effects.pitch_shift` (phase vocoder + resampling), so the
   duration and the envelope stay as they are (a 4 s note stays 4 s, its attack where it was).
 """
@@ -19,6 +22,7 @@ FMIN, FMAX = 40.0, 2000.0
 PERIODIC = 0.5  # CREPE periodicity (confidence) a frame needs to count as voiced
 MIN_VOICED = 3  # frames
 HALF_RATIO = 0.9  # octave_check
+CREPE_BIN0_CENTS = 1997.3794084376191  # bin 0 (C1, 32.70 Hz) in cents above 10 Hz, as in torchcrepe.convert
 
 
 def midi_to_hz(note: float) -> float:
@@ -27,6 +31,23 @@ def midi_to_hz(note: float) -> float:
 
 def hz_to_midi(f: float) -> float:
     return 69.0 + 12.0 * np.log2(f / 440.0)
+
+
+def _weighted_argmax(logits):
+    """torchcrepe decoder: `logits[B, 360, F]` -> (bins `[B, F]`, f0 Hz `[B, F]`), deterministic.
+
+    As `torchcrepe.decode.weighted_argmax` (the sigmoid-weighted mean of the 9 bins centred on the argmax),
+    but with the bins' exact centres: torchcrepe's `bins_to_cents` adds random noise to them.
+    """
+    import torch
+    import torchcrepe
+
+    bins = logits.argmax(dim=1)
+    idx = torch.arange(logits.size(1), device=logits.device)[None, :, None]
+    near = (idx - bins[:, None, :]).abs() <= 4
+    probs = torch.sigmoid(logits) * near
+    cents = torchcrepe.CENTS_PER_BIN * idx + CREPE_BIN0_CENTS
+    return bins, torchcrepe.convert.cents_to_frequency((cents * probs).sum(dim=1) / probs.sum(dim=1))
 
 
 def _crepe(audio: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +63,7 @@ def _crepe(audio: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
         x = torchaudio.functional.resample(x, sr, CREPE_SR)
     with torch_threads(1), torch.no_grad():
         f0, per = torchcrepe.predict(x[None], CREPE_SR, hop_length=CREPE_HOP, fmin=FMIN, fmax=FMAX, model="tiny",
-                                     decoder=torchcrepe.decode.weighted_argmax, return_periodicity=True,
+                                     decoder=_weighted_argmax, return_periodicity=True,
                                      batch_size=512, device="cpu")
     return f0[0].numpy().astype(np.float64), per[0].numpy().astype(np.float64)
 

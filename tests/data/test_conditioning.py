@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -67,3 +70,40 @@ def test_encoder_copy_moves_to_note_60():
     c = condition(harmonics(440, [0.3, 0.15, 0.1]), SR, ref_db=0.0)
     assert c.note == 69 and abs(c.shift + 9) < 0.2 and len(c.encoder_audio) == len(c.audio)
     assert abs(hz_to_midi(detect_pitch(c.encoder_audio, SR)) - 60) < 0.3
+
+
+PITCH_OF_FILE = """
+import sys, soundfile as sf
+from explorer.data.pitch import detect_pitch
+x, sr = sf.read(sys.argv[1], dtype="float32")
+print(repr(detect_pitch(x, sr)))
+"""
+
+
+def test_pitch_is_the_same_in_every_process(tmp_path):
+    # torchcrepe's own decoder dithers its bin centres with fresh random noise in every process: the same
+    # vibrato voice then came out up to 1 Hz apart from one run to the next.
+    rng = np.random.default_rng(0)
+    vib = 180 * 2 ** (0.4 / 12 * np.sin(2 * np.pi * 5.5 * T))  # 40-cent vibrato, partly between bins
+    x = 0.3 * np.sin(2 * np.pi * np.cumsum(vib) / SR) + 0.01 * rng.standard_normal(len(T))
+    path = tmp_path / "vibrato.wav"
+    sf.write(path, x.astype(np.float32), SR)
+    runs = [subprocess.run([sys.executable, "-c", PITCH_OF_FILE, str(path)], capture_output=True, text=True,
+                           check=True).stdout.strip() for _ in range(2)]
+    assert runs[0] == runs[1], runs
+    assert abs(hz_to_midi(float(runs[0])) - hz_to_midi(180)) < 0.3
+
+
+def test_decoder_matches_torchcrepe_but_for_its_dither():
+    import torch
+    import torchcrepe
+
+    from explorer.data.pitch import _weighted_argmax
+
+    logits = torch.randn(2, 360, 50, generator=torch.Generator().manual_seed(0)) * 3
+    bins, f0 = _weighted_argmax(logits.clone())
+    ref_bins, ref_f0 = torchcrepe.decode.weighted_argmax(logits.clone())
+    assert torch.equal(bins, ref_bins)
+    cents = 1200 * torch.log2(f0 / ref_f0).abs()
+    assert cents.max() <= torchcrepe.CENTS_PER_BIN and cents.max() > 0  # its dither: within one bin (20 cents)
+    assert torch.equal(_weighted_argmax(logits.clone())[1], f0)
