@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,8 +89,9 @@ def test_pitch_is_the_same_in_every_process(tmp_path):
     x = 0.3 * np.sin(2 * np.pi * np.cumsum(vib) / SR) + 0.01 * rng.standard_normal(len(T))
     path = tmp_path / "vibrato.wav"
     sf.write(path, x.astype(np.float32), SR)
+    root = Path(__file__).resolve().parents[2]
     runs = [subprocess.run([sys.executable, "-c", PITCH_OF_FILE, str(path)], capture_output=True, text=True,
-                           check=True).stdout.strip() for _ in range(2)]
+                           check=True, cwd=root).stdout.strip() for _ in range(2)]
     assert runs[0] == runs[1], runs
     assert abs(hz_to_midi(float(runs[0])) - hz_to_midi(180)) < 0.3
 
