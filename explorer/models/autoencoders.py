@@ -95,6 +95,8 @@ class AE(SynthModel):
         rec = recon_loss(self.decoder(z), x if target is None else target)
         reg, v_hat = self.regression_loss(z, v)
         extra, logs = self.extra_loss(z, tags)
+        spec = self.spectral_loss(v_hat, x if target is None else target, logs)
+        reg = reg + spec
         # 0 * reg keeps every parameter in the graph before the switch-on (DDP expects gradients for all)
         total = rec + beta * regu + (reg if reg_on else 0.0 * reg) + extra
         logs.update({"loss": total.item(), "recon": rec.item(), "latent": regu.item(), "reg": reg.item(),
@@ -108,6 +110,11 @@ class AE(SynthModel):
     def extra_loss(self, z: Tensor, tags: Tensor) -> tuple[Tensor, dict[str, float]]:
         """Hook for family-specific terms on the training latent z `Tensor[B, D]`."""
         return z.new_zeros(()), {}
+
+    def spectral_loss(self, v_hat: Tensor, x: Tensor, logs: dict[str, float]) -> Tensor:
+        """Hook for a term on how the prediction `v_hat[B, P]` sounds against the clean input x (part of
+        the regression term, so switched on with it); may add entries to `logs`."""
+        return v_hat.new_zeros(())
 
 
 class VAE(AE):

@@ -26,6 +26,11 @@ class FlowRegConfig(VAEFlowConfig):
     # per-parameter weights of that squared error (empty: all 1); `explorer.models.param_weights` measures
     # them from the synth's sensitivity, so the loss spends itself where the sound changes
     param_weights: tuple[float, ...] = ()
+    # weight of the spectral term: the mean L1 between the normalised log-mel a frozen surrogate of the
+    # synth (`explorer.models.surrogate`, file `surrogate`) gives for the prediction and the input's own;
+    # 0: off. Fine-tuning with it (`train --init`) pulls the prediction towards parameters that sound right
+    spectral_weight: float = 0.0
+    surrogate: str = ""
 
 
 @dataclass
@@ -92,6 +97,24 @@ class FlowReg(VAEFlow):
         nll = -self.regressor.log_prob(v, z).mean()
         v_hat = self.decode(z)
         return nll + self.cfg.mse_weight * self._weighted_se(v_hat, v).mean(), v_hat
+
+    def spectral_loss(self, v_hat: Tensor, x: Tensor, logs: dict[str, float]) -> Tensor:
+        if self.cfg.spectral_weight <= 0:
+            return v_hat.new_zeros(())
+        sur = self.__dict__.get("_surrogate")  # a plain attribute: not a submodule, not in the state dict
+        if sur is None:
+            if not self.cfg.surrogate:
+                raise ValueError("spectral_weight > 0 needs a surrogate file (--set surrogate=PATH)")
+            from .surrogate import load_surrogate
+
+            sur = load_surrogate(self.cfg.surrogate, device=v_hat.device)
+            if sur.cfg.n_params != self.cfg.n_params:
+                raise ValueError(f"surrogate {self.cfg.surrogate} has {sur.cfg.n_params} parameters, "
+                                 f"the model {self.cfg.n_params}")
+            self.__dict__["_surrogate"] = sur
+        spec = (sur(v_hat) - x).abs().mean()
+        logs["spec"] = spec.item()
+        return self.cfg.spectral_weight * spec
 
     def param_logs(self, v_hat: Tensor, v: Tensor) -> dict[str, float]:
         logs = super().param_logs(v_hat, v)

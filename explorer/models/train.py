@@ -21,7 +21,6 @@ family's validation optimum came within 6-29 epochs there, so 60 epochs with ear
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import sys
@@ -42,53 +41,8 @@ from explorer.models import REGISTRY, ModelConfig, SynthModel, build_model, make
 from explorer.models.batches import batches, load_split
 from explorer.models.checkpoint import checkpoint_dict, save_checkpoint
 from explorer.models.distributed import Dist
-from explorer.models.param_weights import read_value_file, select_key
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m explorer.models.train", description=__doc__.split("\n")[0])
-    ap.add_argument("--model", required=True, choices=sorted(REGISTRY))
-    ap.add_argument("--data", required=True, help="dataset directory (explorer.data build)")
-    ap.add_argument("--out", required=True, help="output directory")
-    ap.add_argument("--epochs", type=int)
-    ap.add_argument("--batch", type=int)
-    ap.add_argument("--lr", type=float)
-    ap.add_argument("--max-minutes", type=float, help="stop (and keep the best model) after this time")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    cli.add_device(ap)
-    cli.add_threads(ap)
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override any config field, VALUE in JSON (e.g. --set beta_warmup=3)")
-    return ap.parse_args(argv)
-
-
-def overrides(args: argparse.Namespace, name: str, expect_names: list[str] | None = None) -> dict[str, Any]:
-    """Config overrides from --epochs/--batch/--lr and --set KEY=VALUE (checked against the dataclass).
-    `--set KEY=@FILE` reads the value from a JSON file; a `{"weights", "param_names"}` file (from
-    `explorer.models.param_weights`) must name `expect_names`, the data set's parameters, in their order."""
-    known = {f.name for f in dataclasses.fields(REGISTRY[name][1])}
-    out: dict[str, Any] = {}
-    for item in args.set:
-        key, _, val = item.partition("=")
-        if key not in known:
-            raise SystemExit(f"--set {key}: not a field of {name}'s config ({', '.join(sorted(known))})")
-        if val.startswith("@"):
-            try:
-                out[key] = read_value_file(val[1:], expect_names)
-            except ValueError as e:
-                raise SystemExit(f"--set {key}={val}: {e}") from e
-        else:
-            try:
-                out[key] = json.loads(val)
-            except json.JSONDecodeError:
-                out[key] = val
-        if isinstance(out[key], list):
-            out[key] = tuple(out[key])
-    for key in ("epochs", "batch", "lr"):
-        if getattr(args, key) is not None:
-            out[key] = getattr(args, key)
-    return out
+from explorer.models.param_weights import select_key
+from explorer.models.train_args import load_init, overrides, parse_args
 
 
 def beta_at(epoch: float, warmup: int) -> float:
@@ -141,6 +95,9 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
             raise SystemExit(f"--resume: {last_path} is a {state['model']} run, not {args.model}")
         cfg_dict = {**state["config"], **overrides(args, args.model, names)}
         cfg: ModelConfig = REGISTRY[args.model][1].from_dict(cfg_dict)
+    elif args.init:
+        init = load_init(args.init, args.model, names)
+        cfg = REGISTRY[args.model][1].from_dict({**init["config"], **overrides(args, args.model, names)})
     else:
         cfg = make_config(args.model, n_params=n_params, n_pairs=n_pairs, **overrides(args, args.model, names))
     if (cfg.n_params, cfg.n_pairs) != (n_params, n_pairs):
@@ -152,6 +109,8 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
         model = build_model(args.model, cfg).to(d.device)
     except ValueError as e:  # a config the model refuses (e.g. param_weights of the wrong length)
         raise SystemExit(f"{args.model}: {e}") from e
+    if args.init and state is None:
+        model.load_state_dict(init["state_dict"])
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5,
                                                        patience=cfg.plateau_patience)

@@ -21,11 +21,14 @@ ROOT = Path(__file__).resolve().parents[2]
 P, PAIRS, N_PLUGIN = 16, 3, 41
 
 
-def make_tiny_dataset(root: Path, n: int = 40, seed: int = 0) -> Path:
-    """A dataset directory in the documented layout whose mels depend on the parameters."""
+def make_tiny_dataset(root: Path, n: int = 40, seed: int = 0, fields: np.ndarray | None = None) -> Path:
+    """A dataset directory in the documented layout whose mels depend on the parameters: a sum of one
+    field per parameter, weighted by its value (`fields` `[P, 64, 80]`, default white noise)."""
     rng = np.random.default_rng(seed)
     v = rng.random((n, P)).astype(np.float32)
-    mels = (np.einsum("np,pij->nij", v, rng.standard_normal((P, 64, 80))) - 4.0).astype(np.float32)
+    if fields is None:
+        fields = rng.standard_normal((P, 64, 80))
+    mels = (np.einsum("np,pij->nij", v, fields) - 4.0).astype(np.float32)
     full = np.full((n, N_PLUGIN), 0.5, np.float32)
     full[:, 2 : 2 + P] = v
     split = np.zeros(n, np.uint8)

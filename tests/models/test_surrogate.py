@@ -1,0 +1,94 @@
+"""The synth surrogate (parameters -> log-mel) and fine-tuning a flow with its spectral term (`train --init`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.models import build_model, make_config
+from explorer.models.surrogate import SurrogateError, fit, load_surrogate
+from explorer.models.train import train
+from tests.models.test_train import P, make_tiny_dataset
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    # smooth fields (a band of harmonics per parameter, fading in time), like a synth's log-mels
+    f, t = np.meshgrid(np.arange(64), np.arange(80), indexing="ij")
+    fields = np.stack([2 * np.sin((k + 1) * f / 10.0) * np.exp(-t / (10.0 + 5 * k)) for k in range(P)])
+    return make_tiny_dataset(tmp_path_factory.mktemp("data") / "sur", n=240, seed=3, fields=fields)
+
+
+@pytest.fixture(scope="module")
+def sur_file(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sur") / "surrogate.pt"
+    res = fit(["--data", str(data), "--out", str(out), "--epochs", "25", "--batch", "8", "--threads", "1",
+               "--hidden", "128", "--channels", "16,16,32,32"])
+    return out, res
+
+
+def test_surrogate_learns_the_mapping(sur_file):
+    # the tiny data set's log-mels are a fixed linear function of the parameters: a fitted surrogate must
+    # predict held-out sounds much better than their mean log-mel does
+    _, res = sur_file
+    assert res["val_l1"] < 0.6 * res["mean_l1"], res
+
+
+def test_load_surrogate_checks_the_file(sur_file, tmp_path):
+    path, _ = sur_file
+    names = [f"p{i}" for i in range(P)]
+    sur = load_surrogate(path, names)
+    assert sur(torch.rand(3, P)).shape == (3, 1, 64, 80)
+    assert not any(p.requires_grad for p in sur.parameters())
+    with pytest.raises(SurrogateError, match="fitted on parameters"):
+        load_surrogate(path, names[::-1])
+    with pytest.raises(SurrogateError, match="no such file"):
+        load_surrogate(tmp_path / "none.pt")
+    (tmp_path / "bad.pt").write_bytes(b"not torch")
+    with pytest.raises(SurrogateError, match="not a readable"):
+        load_surrogate(tmp_path / "bad.pt")
+    torch.save({"state_dict": {}}, tmp_path / "other.pt")
+    with pytest.raises(SurrogateError, match="not a surrogate"):
+        load_surrogate(tmp_path / "other.pt")
+
+
+def test_spectral_term_is_the_surrogates_l1(sur_file):
+    path, _ = sur_file
+    cfg = make_config("debug", n_params=P, n_pairs=3, spectral_weight=7.0, surrogate=str(path))
+    model = build_model("debug", cfg).eval()
+    x = torch.randn(4, 1, 64, 80)
+    v_hat = torch.rand(4, P)
+    logs: dict[str, float] = {}
+    term = model.spectral_loss(v_hat, x, logs)
+    want = (load_surrogate(path)(v_hat) - x).abs().mean()
+    assert torch.allclose(term, 7.0 * want) and logs["spec"] == pytest.approx(want.item())
+    assert "_surrogate" not in model.state_dict() and all(
+        not n.startswith("_surrogate") for n, _ in model.named_parameters())
+    off = build_model("debug", make_config("debug", n_params=P, n_pairs=3))
+    assert off.spectral_loss(v_hat, x, {}).item() == 0.0
+    wrong = build_model("debug", make_config("debug", n_params=P + 1, n_pairs=3, spectral_weight=1.0,
+                                             surrogate=str(path)))
+    with pytest.raises(ValueError, match="parameters"):
+        wrong.spectral_loss(torch.rand(2, P + 1), x[:2], {})
+
+
+def test_fine_tune_starts_from_init_and_selects_on_spec(data, sur_file, tmp_path):
+    path, _ = sur_file
+    base = ["--model", "debug", "--data", str(data), "--batch", "16", "--threads", "1", "--seed", "2"]
+    train([*base, "--out", str(tmp_path / "a"), "--epochs", "2"])
+    init = torch.load(tmp_path / "a" / "model.pt", weights_only=True)
+    # learning rate 0: the fine-tuned weights are the init's (BatchNorm statistics aside)
+    res = train([*base, "--out", str(tmp_path / "b"), "--epochs", "1", "--lr", "0", "--init",
+                 str(tmp_path / "a" / "model.pt"), "--set", "spectral_weight=5", "--set", f"surrogate={path}"])
+    assert res["metrics"]["select"] == "spec" and res["metrics"]["val_spec"] > 0
+    ft = torch.load(tmp_path / "b" / "model.pt", weights_only=True)
+    assert ft["config"]["spectral_weight"] == 5 and ft["config"]["surrogate"] == str(path)
+    names = {n for n, _ in build_model("debug", ft["config"]).named_parameters()}
+    for n in names:
+        assert torch.equal(ft["state_dict"][n], init["state_dict"][n]), n
+    with pytest.raises(SystemExit, match="not flow_reg"):
+        train([*base[:1], "flow_reg", *base[2:], "--out", str(tmp_path / "c"), "--init",
+               str(tmp_path / "a" / "model.pt")])
+    with pytest.raises(SystemExit, match="not a model checkpoint"):
+        train([*base, "--out", str(tmp_path / "d"), "--init", str(path)])
