@@ -41,6 +41,31 @@ def _epoch(best_epoch: int | None) -> str:
     return "?" if best_epoch is None or best_epoch < 0 else str(best_epoch + 1)
 
 
+def _best(metrics: dict) -> str:
+    """The line naming the validation metric that picked the best epoch, and its value."""
+    select = metrics.get("select", "param_mse")
+    what = {"param_mse": "parameter MSE",
+            "param_wmse": "parameter MSE weighted by the synth's sensitivity (`param_weights`)",
+            "spec": "log-mel L1 of the prediction through the synth's surrogate (normalised log-mel)"}
+    return f"- best validation {what.get(select, select)}: {metrics.get(f'val_{select}')}"
+
+
+def _origin(tr: dict) -> list[str]:
+    """Lines on what a fine-tuning started from (`--init`) and the surrogate of its spectral term."""
+    out = []
+    if "init" in tr:
+        it = tr["init"].get("train", {})
+        out.append(f"- started from (`--init`) `{tr['init']['path']}`, itself trained by `{it.get('command')}`: "
+                   f"{it.get('epochs')} epochs (best {_epoch(it.get('best_epoch'))}), {it.get('seconds')} s, "
+                   f"stopped by {it.get('stopped')}")
+    if "surrogate" in tr:
+        su = tr["surrogate"]
+        out.append(f"- spectral term through the surrogate `{su['path']}` (not shipped), fitted on "
+                   f"`{su.get('data')}` by `{su.get('command')}`: best epoch {su.get('best_epoch')}, valid L1 "
+                   f"{su.get('val_l1', 0):.4f} of the normalised log-mel (the mean log-mel's: {su.get('mean_l1', 0):.4f})")
+    return out
+
+
 def main(ckpt_path: str, results_path: str | None = None) -> None:
     ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     tr = ck.get("train", {})
@@ -62,11 +87,8 @@ def main(ckpt_path: str, results_path: str | None = None) -> None:
                f"{_threads(runs) if str(tr.get('device')) == 'cpu' else ''}" if "sessions" in tr or "--resume" not in runs[0]["command"]
                else f"- wall time: {tr.get('seconds')} s for the last session only (trained before sessions were "
                "recorded: the earlier sessions' times are in the run's train.log)"),
-              (f"- best validation parameter MSE: {tr.get('metrics', {}).get('val_param_mse')}"
-               if tr.get("metrics", {}).get("select", "param_mse") == "param_mse" else
-               f"- best validation parameter MSE weighted by the synth's sensitivity (`param_weights`): "
-               f"{tr['metrics'].get('val_param_wmse')}"),
-              f"- config: `{json.dumps(ck['config'])}`", ""]
+              _best(tr.get("metrics", {})),
+              f"- config: `{json.dumps(ck['config'])}`", *_origin(tr), ""]
     if results_path and os.path.isfile(results_path):
         with open(results_path) as f:
             res = json.load(f)

@@ -56,10 +56,7 @@ class SurrogateError(RuntimeError):
     """A surrogate file that is missing, not a surrogate, or fitted on other parameters."""
 
 
-def load_surrogate(path: str | Path, param_names: list[str] | None = None,
-                   device: torch.device | str = "cpu") -> Surrogate:
-    """The frozen surrogate (eval mode, no gradients to its weights) from `path`; with `param_names`,
-    checks they are the ones it was fitted on, in order."""
+def _read(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise SurrogateError(f"surrogate {p}: no such file (fit one: python -m explorer.models.surrogate)")
@@ -69,6 +66,23 @@ def load_surrogate(path: str | Path, param_names: list[str] | None = None,
         raise SurrogateError(f"surrogate {p}: not a readable torch file ({e})") from e
     if not isinstance(ck, dict) or ck.get("kind") != "surrogate":
         raise SurrogateError(f"surrogate {p}: not a surrogate file (python -m explorer.models.surrogate)")
+    return ck
+
+
+def read_record(path: str | Path) -> dict[str, Any]:
+    """How the surrogate in `path` was fitted: data, command, best epoch, its valid L1 (and the mean
+    log-mel's, for scale)."""
+    ck = _read(path)
+    return {"data": ck.get("data"), "command": ck.get("command"), "best_epoch": len(ck.get("history", [])),
+            "val_l1": ck.get("val_l1"), "mean_l1": ck.get("mean_l1")}
+
+
+def load_surrogate(path: str | Path, param_names: list[str] | None = None,
+                   device: torch.device | str = "cpu") -> Surrogate:
+    """The frozen surrogate (eval mode, no gradients to its weights) from `path`; with `param_names`,
+    checks they are the ones it was fitted on, in order."""
+    p = Path(path)
+    ck = _read(p)
     if param_names is not None and list(param_names) != list(ck["param_names"]):
         raise SurrogateError(f"surrogate {p} was fitted on parameters {ck['param_names']}, not {param_names}")
     cfg = ck["config"]
@@ -122,6 +136,7 @@ def fit(argv: list[str] | None = None) -> dict[str, Any]:
         out.parent.mkdir(parents=True, exist_ok=True)
         # the trivial answer, for scale: every sound predicted as the train split's mean log-mel
         mean_l1 = (xva - xtr.mean(0, keepdim=True)).abs().mean().item()
+        command = "python -m explorer.models.surrogate " + " ".join(sys.argv[1:] if argv is None else argv)
         t0, best, bad, history = time.time(), math.inf, 0, []
         deadline = t0 + 60 * args.max_minutes if args.max_minutes else math.inf
         print(f"train {len(vtr)} valid {len(vva)}; valid L1 of the mean log-mel {mean_l1:.4f}", file=sys.stderr)
@@ -148,7 +163,7 @@ def fit(argv: list[str] | None = None) -> dict[str, Any]:
                 torch.save({"kind": "surrogate", "config": {**asdict(cfg), "channels": list(cfg.channels)},
                             "param_names": list(data.meta["param_names"]), "stats": data.meta["stats"],
                             "state_dict": model.state_dict(), "val_l1": val, "mean_l1": mean_l1,
-                            "history": history, "data": args.data}, out)
+                            "history": history, "data": args.data, "command": command}, out)
             else:
                 bad += 1
             if bad >= args.early_stop or time.time() > deadline:

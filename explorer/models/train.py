@@ -42,7 +42,12 @@ from explorer.models.batches import batches, load_split
 from explorer.models.checkpoint import checkpoint_dict, save_checkpoint
 from explorer.models.distributed import Dist
 from explorer.models.param_weights import select_key
-from explorer.models.train_args import load_init, overrides, parse_args
+from explorer.models.train_args import (
+    load_init,
+    overrides,
+    parse_args,
+    surrogate_record,
+)
 
 
 def beta_at(epoch: float, warmup: int) -> float:
@@ -109,8 +114,12 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
         model = build_model(args.model, cfg).to(d.device)
     except ValueError as e:  # a config the model refuses (e.g. param_weights of the wrong length)
         raise SystemExit(f"{args.model}: {e}") from e
+    origin = state.get("origin", {}) if state is not None else {}  # what the run started from, built on
     if args.init and state is None:
         model.load_state_dict(init["state_dict"])
+        origin["init"] = {"path": args.init, "train": init.get("train", {})}
+    if getattr(cfg, "spectral_weight", 0) > 0:
+        origin["surrogate"] = surrogate_record(cfg.surrogate)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5,
                                                        patience=cfg.plateau_patience)
@@ -161,7 +170,7 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
         return {"command": command, "time": time.strftime("%Y-%m-%d %H:%M:%S"), "epochs": epochs_done,
                 "best_epoch": best_epoch, "stopped": stopped, "sessions": sessions(),
                 "seconds": round(sum(x["seconds"] for x in sessions()), 1),  # every session's, resumed or not
-                "device": str(d.device), "world_size": d.world, "seed": args.seed,
+                "device": str(d.device), "world_size": d.world, "seed": args.seed, **origin,
                 "metrics": {f"val_{select}": best if best < math.inf else last.get(f"val_{select}"),
                             "select": select, "last": last}}
 
@@ -222,7 +231,7 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
                 "model": args.model, "config": cfg.to_dict(), "state_dict": model.state_dict(),
                 "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch,
                 "best": best, "best_epoch": best_epoch, "bad": bad, "select": select, "history": history,
-                "sessions": sessions(), "rng": torch.get_rng_state()})
+                "sessions": sessions(), "rng": torch.get_rng_state(), "origin": origin})
         if deadline < math.inf and d.any(time.time() > deadline):
             stopped = "max-minutes"
             break

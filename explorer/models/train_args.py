@@ -76,3 +76,13 @@ def load_init(path: str, model: str, names: list[str]) -> dict[str, Any]:
     if list(ck.get("param_names", [])) != list(names):
         raise SystemExit(f"--init {path}: trained on other parameters than the data set's")
     return ck
+
+
+def surrogate_record(path: str) -> dict[str, Any]:
+    """What a training with a spectral term records of its surrogate: file, data, fit and valid L1."""
+    from explorer.models.surrogate import SurrogateError, read_record
+
+    try:
+        return {"path": path, **read_record(path)}
+    except SurrogateError as e:
+        raise SystemExit(f"--set surrogate={path}: {e}") from e

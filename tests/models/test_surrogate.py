@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +12,7 @@ import torch
 from explorer.models import build_model, make_config
 from explorer.models.surrogate import SurrogateError, fit, load_surrogate
 from explorer.models.train import train
-from tests.models.test_train import P, make_tiny_dataset
+from tests.models.test_train import ROOT, P, make_tiny_dataset
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +87,16 @@ def test_fine_tune_starts_from_init_and_selects_on_spec(data, sur_file, tmp_path
     assert res["metrics"]["select"] == "spec" and res["metrics"]["val_spec"] > 0
     ft = torch.load(tmp_path / "b" / "model.pt", weights_only=True)
     assert ft["config"]["spectral_weight"] == 5 and ft["config"]["surrogate"] == str(path)
+    # the record names what it started from and the surrogate (how it was fitted)
+    assert ft["train"]["init"]["path"] == str(tmp_path / "a" / "model.pt")
+    assert ft["train"]["init"]["train"]["epochs"] == 2
+    assert ft["train"]["surrogate"]["path"] == str(path) and ft["train"]["surrogate"]["best_epoch"] > 0
+    assert "explorer.models.surrogate --data" in ft["train"]["surrogate"]["command"]
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "model_card.py"), str(tmp_path / "b" / "model.pt")],
+                   check=True, capture_output=True)
+    card = (tmp_path / "b" / "MODEL_CARD.md").read_text()
+    assert "best validation log-mel L1 of the prediction through the synth's surrogate" in card
+    assert f"started from (`--init`) `{tmp_path / 'a' / 'model.pt'}`" in card and "spectral term through" in card
     names = {n for n, _ in build_model("debug", ft["config"]).named_parameters()}
     for n in names:
         assert torch.equal(ft["state_dict"][n], init["state_dict"][n]), n
