@@ -74,7 +74,7 @@ def read_record(path: str | Path) -> dict[str, Any]:
     log-mel's, for scale)."""
     ck = _read(path)
     return {"data": ck.get("data"), "command": ck.get("command"), "best_epoch": len(ck.get("history", [])),
-            "val_l1": ck.get("val_l1"), "mean_l1": ck.get("mean_l1")}
+            "val_l1": ck.get("val_l1"), "mean_l1": ck.get("mean_l1"), "stats": ck.get("stats")}
 
 
 def load_surrogate(path: str | Path, param_names: list[str] | None = None,

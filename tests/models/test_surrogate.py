@@ -103,5 +103,9 @@ def test_fine_tune_starts_from_init_and_selects_on_spec(data, sur_file, tmp_path
     with pytest.raises(SystemExit, match="not flow_reg"):
         train([*base[:1], "flow_reg", *base[2:], "--out", str(tmp_path / "c"), "--init",
                str(tmp_path / "a" / "model.pt")])
+    other = make_tiny_dataset(tmp_path / "other", n=40, seed=9)  # other log-mel statistics
+    with pytest.raises(SystemExit, match="fit the surrogate on this data set"):
+        train(["--model", "debug", "--data", str(other), "--out", str(tmp_path / "e"), "--epochs", "1",
+               "--set", "spectral_weight=5", "--set", f"surrogate={path}"])
     with pytest.raises(SystemExit, match="not a model checkpoint"):
         train([*base, "--out", str(tmp_path / "d"), "--init", str(path)])
