@@ -56,7 +56,8 @@ def _origin(tr: dict) -> list[str]:
     if "init" in tr:
         it = tr["init"].get("train", {})
         out.append(f"- started from (`--init`) `{tr['init']['path']}`, itself trained by `{it.get('command')}`: "
-                   f"{it.get('epochs')} epochs (best {_epoch(it.get('best_epoch'))}), {it.get('seconds')} s, "
+                   f"{it.get('epochs')} epochs (best {_epoch(it.get('best_epoch'))}), {it.get('seconds')} s"
+                   f"{'' if 'sessions' in it or '--resume' not in str(it.get('command')) else ' in its last session'}, "
                    f"stopped by {it.get('stopped')}")
     if "surrogate" in tr:
         su = tr["surrogate"]
