@@ -95,7 +95,7 @@ class AE(SynthModel):
         rec = recon_loss(self.decoder(z), x if target is None else target)
         reg, v_hat = self.regression_loss(z, v)
         extra, logs = self.extra_loss(z, tags)
-        spec = self.spectral_loss(v_hat, x if target is None else target, logs)
+        spec = self.spectral_loss(v_hat, x, x if target is None else target, logs)
         reg = reg + spec
         # 0 * reg keeps every parameter in the graph before the switch-on (DDP expects gradients for all)
         total = rec + beta * regu + (reg if reg_on else 0.0 * reg) + extra
@@ -111,9 +111,10 @@ class AE(SynthModel):
         """Hook for family-specific terms on the training latent z `Tensor[B, D]`."""
         return z.new_zeros(()), {}
 
-    def spectral_loss(self, v_hat: Tensor, x: Tensor, logs: dict[str, float]) -> Tensor:
-        """Hook for a term on how the prediction `v_hat[B, P]` sounds against the clean input x (part of
-        the regression term, so switched on with it); may add entries to `logs`."""
+    def spectral_loss(self, v_hat: Tensor, x: Tensor, clean: Tensor, logs: dict[str, float]) -> Tensor:
+        """Hook for a term on how the prediction `v_hat[B, P]` sounds against the encoder's input x or
+        the clean sound (they differ under augmentation; part of the regression term, so switched on with
+        it); may add entries to `logs`."""
         return v_hat.new_zeros(())
 
 

@@ -31,6 +31,9 @@ class FlowRegConfig(VAEFlowConfig):
     # 0: off. Fine-tuning with it (`train --init`) pulls the prediction towards parameters that sound right
     spectral_weight: float = 0.0
     surrogate: str = ""
+    # compare with the encoder's input ("input": under `augment`, the augmented sound, so the model learns
+    # the preset that best imitates what it hears) or with the clean sound ("clean")
+    spectral_target: str = "clean"
 
 
 @dataclass
@@ -98,7 +101,7 @@ class FlowReg(VAEFlow):
         v_hat = self.decode(z)
         return nll + self.cfg.mse_weight * self._weighted_se(v_hat, v).mean(), v_hat
 
-    def spectral_loss(self, v_hat: Tensor, x: Tensor, logs: dict[str, float]) -> Tensor:
+    def spectral_loss(self, v_hat: Tensor, x: Tensor, clean: Tensor, logs: dict[str, float]) -> Tensor:
         if self.cfg.spectral_weight <= 0:
             return v_hat.new_zeros(())
         sur = self.__dict__.get("_surrogate")  # a plain attribute: not a submodule, not in the state dict
@@ -112,7 +115,9 @@ class FlowReg(VAEFlow):
                 raise ValueError(f"surrogate {self.cfg.surrogate} has {sur.cfg.n_params} parameters, "
                                  f"the model {self.cfg.n_params}")
             self.__dict__["_surrogate"] = sur
-        spec = (sur(v_hat) - x).abs().mean()
+        if self.cfg.spectral_target not in ("clean", "input"):
+            raise ValueError(f"spectral_target must be 'clean' or 'input', not {self.cfg.spectral_target!r}")
+        spec = (sur(v_hat) - (x if self.cfg.spectral_target == "input" else clean)).abs().mean()
         logs["spec"] = spec.item()
         return self.cfg.spectral_weight * spec
 

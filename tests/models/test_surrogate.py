@@ -61,19 +61,27 @@ def test_spectral_term_is_the_surrogates_l1(sur_file):
     cfg = make_config("debug", n_params=P, n_pairs=3, spectral_weight=7.0, surrogate=str(path))
     model = build_model("debug", cfg).eval()
     x = torch.randn(4, 1, 64, 80)
+    heard = x + torch.randn_like(x)  # an augmented copy the encoder sees
     v_hat = torch.rand(4, P)
     logs: dict[str, float] = {}
-    term = model.spectral_loss(v_hat, x, logs)
+    term = model.spectral_loss(v_hat, heard, x, logs)
     want = (load_surrogate(path)(v_hat) - x).abs().mean()
     assert torch.allclose(term, 7.0 * want) and logs["spec"] == pytest.approx(want.item())
+    model.cfg.spectral_target = "input"  # the augmented sound is the target instead of the clean one
+    want_in = (load_surrogate(path)(v_hat) - heard).abs().mean()
+    assert torch.allclose(model.spectral_loss(v_hat, heard, x, {}), 7.0 * want_in)
+    assert not torch.allclose(want_in, want)
+    model.cfg.spectral_target = "dry"
+    with pytest.raises(ValueError, match="spectral_target"):
+        model.spectral_loss(v_hat, heard, x, {})
     assert "_surrogate" not in model.state_dict() and all(
         not n.startswith("_surrogate") for n, _ in model.named_parameters())
     off = build_model("debug", make_config("debug", n_params=P, n_pairs=3))
-    assert off.spectral_loss(v_hat, x, {}).item() == 0.0
+    assert off.spectral_loss(v_hat, x, x, {}).item() == 0.0
     wrong = build_model("debug", make_config("debug", n_params=P + 1, n_pairs=3, spectral_weight=1.0,
                                              surrogate=str(path)))
     with pytest.raises(ValueError, match="parameters"):
-        wrong.spectral_loss(torch.rand(2, P + 1), x[:2], {})
+        wrong.spectral_loss(torch.rand(2, P + 1), x[:2], x[:2], {})
 
 
 def test_fine_tune_starts_from_init_and_selects_on_spec(data, sur_file, tmp_path):
