@@ -71,10 +71,11 @@ def _read(path: str | Path) -> dict[str, Any]:
 
 def read_record(path: str | Path) -> dict[str, Any]:
     """How the surrogate in `path` was fitted: data, command, best epoch, its valid L1 (and the mean
-    log-mel's, for scale)."""
+    log-mel's, for scale), the log-mel normalisation and the parameters."""
     ck = _read(path)
     return {"data": ck.get("data"), "command": ck.get("command"), "best_epoch": len(ck.get("history", [])),
-            "val_l1": ck.get("val_l1"), "mean_l1": ck.get("mean_l1"), "stats": ck.get("stats")}
+            "val_l1": ck.get("val_l1"), "mean_l1": ck.get("mean_l1"), "stats": ck.get("stats"),
+            "param_names": ck.get("param_names")}
 
 
 def load_surrogate(path: str | Path, param_names: list[str] | None = None,

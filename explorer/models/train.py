@@ -119,7 +119,7 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
         model.load_state_dict(init["state_dict"])
         origin["init"] = {"path": args.init, "train": init.get("train", {})}
     if getattr(cfg, "spectral_weight", 0) > 0:
-        origin["surrogate"] = surrogate_record(cfg.surrogate, meta["stats"])
+        origin["surrogate"] = surrogate_record(cfg.surrogate, meta["stats"], names)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5,
                                                        patience=cfg.plateau_patience)

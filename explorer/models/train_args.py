@@ -78,15 +78,19 @@ def load_init(path: str, model: str, names: list[str]) -> dict[str, Any]:
     return ck
 
 
-def surrogate_record(path: str, stats: dict[str, float]) -> dict[str, Any]:
-    """What a training with a spectral term records of its surrogate: file, data, fit and valid L1. Its
-    log-mels must be normalised like the training data's (`stats`, from meta.json): fit it on that data."""
+def surrogate_record(path: str, stats: dict[str, float], names: list[str]) -> dict[str, Any]:
+    """What a training with a spectral term records of its surrogate: file, data, fit and valid L1. It
+    must map the training data's parameters `names`, in order, to log-mels normalised like the data's
+    (`stats`, from meta.json): fit it on that data."""
     from explorer.models.surrogate import SurrogateError, read_record
 
     try:
         rec = read_record(path)
     except SurrogateError as e:
         raise SystemExit(f"--set surrogate={path}: {e}") from e
+    if list(rec.pop("param_names") or []) != list(names):
+        raise SystemExit(f"--set surrogate={path}: fitted on other parameters than the data set's: fit the "
+                         "surrogate on this data set")
     theirs = rec.pop("stats") or {}
     if any(abs(float(theirs.get(k, "nan")) - float(stats[k])) > 1e-5 for k in ("mean", "std")):
         raise SystemExit(f"--set surrogate={path}: fitted on log-mels normalised by {theirs}, the data set's are "

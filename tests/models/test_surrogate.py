@@ -115,5 +115,11 @@ def test_fine_tune_starts_from_init_and_selects_on_spec(data, sur_file, tmp_path
     with pytest.raises(SystemExit, match="fit the surrogate on this data set"):
         train(["--model", "debug", "--data", str(other), "--out", str(tmp_path / "e"), "--epochs", "1",
                "--set", "spectral_weight=5", "--set", f"surrogate={path}"])
+    renamed = torch.load(path, weights_only=False)  # the same surrogate claiming other parameters
+    renamed["param_names"] = list(reversed(renamed["param_names"]))
+    torch.save(renamed, tmp_path / "renamed.pt")
+    with pytest.raises(SystemExit, match="fitted on other parameters"):
+        train([*base, "--out", str(tmp_path / "f"), "--set", "spectral_weight=5",
+               "--set", f"surrogate={tmp_path / 'renamed.pt'}"])
     with pytest.raises(SystemExit, match="not a model checkpoint"):
         train([*base, "--out", str(tmp_path / "d"), "--init", str(path)])
