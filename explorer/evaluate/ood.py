@@ -95,12 +95,12 @@ def _finish(audio: np.ndarray, sr: int) -> np.ndarray:
     return (audio * (PEAK / peak) if peak > 0 else audio).astype(np.float32)
 
 
-def render_gm(program: int, path: str, soundfont: str = SOUNDFONT) -> None:
-    """Render GM `program` at note 60 with fluidsynth -> 4 s 22,050 Hz mono wav at `path`."""
+def render_gm(program: int, path: str, soundfont: str = SOUNDFONT, note: int = 60, velocity: int = 100) -> None:
+    """Render GM `program` (at `note`, `velocity`) with fluidsynth -> 4 s 22,050 Hz mono wav at `path`."""
     with tempfile.TemporaryDirectory() as tmp:
         mid, raw = os.path.join(tmp, "note.mid"), os.path.join(tmp, "out.wav")
         with open(mid, "wb") as f:
-            f.write(midi_file(program))
+            f.write(midi_file(program, note, velocity))
         subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.8", "-r", str(SAMPLE_RATE), "-F", raw, soundfont, mid],
                        check=True, capture_output=True, timeout=60)
         audio, sr = sf.read(raw, dtype="float32", always_2d=True)

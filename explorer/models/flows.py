@@ -34,6 +34,12 @@ class FlowRegConfig(VAEFlowConfig):
     # compare with the encoder's input ("input": under `augment`, the augmented sound, so the model learns
     # the preset that best imitates what it hears) or with the clean sound ("clean")
     spectral_target: str = "clean"
+    # unlabelled sounds from outside the dataset (`explorer.evaluate.ood_adapt`'s adapt.npz): each step adds
+    # `adapt_weight` x the surrogate's log-mel L1 between the prediction for `adapt_batch` of them and their
+    # own log-mel (they have no parameters; `explorer.models.adapt`); 0: off. Needs `surrogate`
+    adapt: str = ""
+    adapt_weight: float = 0.0
+    adapt_batch: int = 16
 
 
 @dataclass
@@ -101,25 +107,35 @@ class FlowReg(VAEFlow):
         v_hat = self.decode(z)
         return nll + self.cfg.mse_weight * self._weighted_se(v_hat, v).mean(), v_hat
 
-    def spectral_loss(self, v_hat: Tensor, x: Tensor, clean: Tensor, logs: dict[str, float]) -> Tensor:
-        if self.cfg.spectral_weight <= 0:
-            return v_hat.new_zeros(())
-        sur = self.__dict__.get("_surrogate")  # a plain attribute: not a submodule, not in the state dict
+    def surrogate(self, device: torch.device):
+        """The frozen surrogate of `cfg.surrogate`, loaded once (a plain attribute: not in the state dict)."""
+        sur = self.__dict__.get("_surrogate")
         if sur is None:
             if not self.cfg.surrogate:
-                raise ValueError("spectral_weight > 0 needs a surrogate file (--set surrogate=PATH)")
+                raise ValueError("the spectral and adaptation terms need a surrogate file (--set surrogate=PATH)")
             from .surrogate import load_surrogate
 
-            sur = load_surrogate(self.cfg.surrogate, device=v_hat.device)
+            sur = load_surrogate(self.cfg.surrogate, device=device)
             if sur.cfg.n_params != self.cfg.n_params:
                 raise ValueError(f"surrogate {self.cfg.surrogate} has {sur.cfg.n_params} parameters, "
                                  f"the model {self.cfg.n_params}")
             self.__dict__["_surrogate"] = sur
+        return sur
+
+    def spectral_loss(self, v_hat: Tensor, x: Tensor, clean: Tensor, logs: dict[str, float]) -> Tensor:
+        if self.cfg.spectral_weight <= 0:
+            return v_hat.new_zeros(())
         if self.cfg.spectral_target not in ("clean", "input"):
             raise ValueError(f"spectral_target must be 'clean' or 'input', not {self.cfg.spectral_target!r}")
-        spec = (sur(v_hat) - (x if self.cfg.spectral_target == "input" else clean)).abs().mean()
-        logs["spec"] = spec.item()
-        return self.cfg.spectral_weight * spec
+        spec = (self.surrogate(v_hat.device)(v_hat) - (x if self.cfg.spectral_target == "input" else clean)).abs()
+        logs["spec"] = spec.mean().item()
+        return self.cfg.spectral_weight * spec.mean()
+
+    def unlabelled_spec(self, x: Tensor) -> Tensor:
+        """Per sound `Tensor[B]`: the surrogate's normalised log-mel L1 between the deterministic prediction
+        for x `Tensor[B, 1, 64, 80]` and x itself (sounds without parameters: `explorer.models.adapt`)."""
+        v_hat = self.decode(self.encode(x))
+        return (self.surrogate(x.device)(v_hat) - x).abs().flatten(1).mean(1)
 
     def param_logs(self, v_hat: Tensor, v: Tensor) -> dict[str, float]:
         logs = super().param_logs(v_hat, v)

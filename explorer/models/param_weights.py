@@ -62,8 +62,11 @@ def weights_from_slopes(s: np.ndarray, floor: float = FLOOR, ceil: float = CEIL)
 
 def select_key(cfg) -> str:
     """The validation metric that picks a training's best epoch (`explorer.models.train`): the surrogate's
-    log-mel L1 of the prediction when the config has a spectral term, else the parameter MSE, weighted
+    log-mel L1 of the prediction when the config has a spectral term (plus that of the adaptation set's
+    held-out sounds when it has one), else the parameter MSE, weighted
     when the config has `param_weights`."""
+    if getattr(cfg, "adapt_weight", 0.0) > 0:
+        return "spec_adapt"  # in-domain spec + the adaptation set's held-out spec (explorer.models.adapt)
     if getattr(cfg, "spectral_weight", 0.0) > 0:
         return "spec"
     return "param_wmse" if getattr(cfg, "param_weights", ()) else "param_mse"

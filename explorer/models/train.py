@@ -10,7 +10,8 @@ linearly 0 -> 1 over `beta_warmup` epochs and the regression loss is switched on
 (best-model selection, plateau and early stopping only count from then). Writes OUT/train.log, OUT/last.pt
 (resume state, every epoch), OUT/history.json (loss curves) and OUT/model.pt (best by validation). Only
 rank 0 writes. Normalisation stats: the dataset's meta.json (train split only). `--set augment=P` trains
-on augmented inputs (explorer.data.augment) with clean targets.
+on augmented inputs (explorer.data.augment) with clean targets; `--set adapt=NPZ --set adapt_weight=W` adds
+a spectral term on unlabelled sounds from outside the dataset (explorer.models.adapt).
 
 Threads: torch uses every core by default; on a shared machine pass `--threads 1` (2 threads on 2 busy
 cores: OpenMP spin-waits made steps 3-5x slower). Measured (ds16, 136 steps per epoch): flow_dis about
@@ -38,6 +39,7 @@ from explorer import cli
 from explorer.data.augment import augment_mels
 from explorer.data.dataset import load_dataset
 from explorer.models import REGISTRY, ModelConfig, SynthModel, build_model, make_config
+from explorer.models.adapt import Adapter, AdaptError
 from explorer.models.batches import batches, load_split
 from explorer.models.checkpoint import checkpoint_dict, save_checkpoint
 from explorer.models.distributed import Dist
@@ -120,6 +122,13 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
         origin["init"] = {"path": args.init, "train": init.get("train", {})}
     if getattr(cfg, "spectral_weight", 0) > 0:
         origin["surrogate"] = surrogate_record(cfg.surrogate, meta["stats"], names)
+    adapter = None
+    if getattr(cfg, "adapt_weight", 0) > 0:
+        try:
+            adapter = Adapter(cfg, meta["stats"], d, args.seed)
+        except AdaptError as e:
+            raise SystemExit(str(e)) from e
+        origin["adapt"] = adapter.record(cfg.adapt)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5,
                                                        patience=cfg.plateau_patience)
@@ -192,6 +201,9 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
             xb = xtr[idx]  # the encoder sees an augmented copy (cfg.augment > 0); targets stay clean
             xin = augment_mels(xb, meta["stats"], cfg.augment, seed=(args.seed, d.rank, epoch, i))
             loss, logs = net(xin, vtr[idx], ttr[idx], beta, reg_on, xb if cfg.augment > 0 else None)
+            if adapter is not None and reg_on:
+                extra, extra_logs = adapter.step(model)
+                loss, logs = loss + extra, {**logs, **extra_logs}
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1e3)  # guards rare flow blow-ups
@@ -209,6 +221,9 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
             break
         train_s = time.time() - t0
         val = validate(model, xva, vva, tva, va_sampler, cfg.batch, d)
+        if adapter is not None:
+            val.update(adapter.validate(model))
+            val["spec_adapt"] = val["spec"] + val["adapt_spec"]
         improved = False
         if reg_on:
             sched.step(val[select])

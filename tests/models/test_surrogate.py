@@ -123,3 +123,46 @@ def test_fine_tune_starts_from_init_and_selects_on_spec(data, sur_file, tmp_path
                "--set", f"surrogate={tmp_path / 'renamed.pt'}"])
     with pytest.raises(SystemExit, match="not a model checkpoint"):
         train([*base, "--out", str(tmp_path / "d"), "--init", str(path)])
+
+
+def _adapt_set(path, data, valid: np.ndarray) -> str:
+    """An adapt.npz of sounds without parameters: the data set's log-mels played backwards in time."""
+    from explorer.data.dataset import load_dataset
+
+    mels = np.asarray(load_dataset(str(data)).mels[: len(valid)], np.float32)[:, :, ::-1]
+    np.savez(path, mels=np.ascontiguousarray(mels), valid=valid, kind=np.asarray(["gm"] * len(valid)))
+    return str(path)
+
+
+def test_adaptation_term(data, sur_file, tmp_path):
+    path, _ = sur_file
+    valid = np.arange(30) % 5 == 0
+    npz = _adapt_set(tmp_path / "adapt.npz", data, valid)
+    cfg = make_config("debug", n_params=P, n_pairs=3, spectral_weight=1.0, surrogate=str(path))
+    model = build_model("debug", cfg).eval()
+    x = torch.randn(5, 1, 64, 80)
+    # the per-sound term is the surrogate's L1 between the deterministic prediction and the sound itself
+    want = (load_surrogate(path)(model.infer(x)) - x).abs().flatten(1).mean(1)
+    assert torch.allclose(model.unlabelled_spec(x), want, atol=1e-6)
+    model.train()
+    model.unlabelled_spec(x).mean().backward()  # it reaches the encoder: the term trains what the model hears
+    assert next(model.encoder.parameters()).grad.abs().sum() > 0
+
+    base = ["--model", "debug", "--data", str(data), "--batch", "16", "--threads", "1", "--seed", "2",
+            "--set", "spectral_weight=5", "--set", f"surrogate={path}"]
+    res = train([*base, "--out", str(tmp_path / "a"), "--epochs", "2", "--set", f"adapt={npz}",
+                 "--set", "adapt_weight=5", "--set", "adapt_batch=4"])
+    assert res["metrics"]["select"] == "spec_adapt"
+    assert res["adapt"] == {"path": npz, "train": int((~valid).sum()), "held_out": int(valid.sum()), "weight": 5.0}
+    last = res["metrics"]["last"]
+    assert last["train_adapt_spec"] > 0 and last["val_spec_adapt"] == pytest.approx(
+        last["val_spec"] + last["val_adapt_spec"])
+    common = ["--model", "debug", "--data", str(data), "--batch", "16", "--threads", "1", "--epochs", "1",
+              "--out", str(tmp_path / "b"), "--set", "adapt_weight=5"]
+    with pytest.raises(SystemExit, match="cannot read"):
+        train([*base, *common[-4:], "--set", f"adapt={tmp_path / 'none.npz'}"])
+    with pytest.raises(SystemExit, match="needs the spectral term"):
+        train([*common, "--set", f"adapt={npz}"])
+    all_valid = _adapt_set(tmp_path / "all.npz", data, np.ones(10, bool))
+    with pytest.raises(SystemExit, match="held-out"):
+        train([*base, "--out", str(tmp_path / "c"), "--set", f"adapt={all_valid}", "--set", "adapt_weight=5"])
