@@ -46,12 +46,15 @@ def _best(metrics: dict) -> str:
     select = metrics.get("select", "param_mse")
     what = {"param_mse": "parameter MSE",
             "param_wmse": "parameter MSE weighted by the synth's sensitivity (`param_weights`)",
-            "spec": "log-mel L1 of the prediction through the synth's surrogate (normalised log-mel)"}
+            "spec": "log-mel L1 of the prediction through the synth's surrogate (normalised log-mel)",
+            "spec_adapt": "log-mel L1 of the prediction through the synth's surrogate (normalised log-mel), "
+                          "valid split plus the adaptation set's held-out sounds"}
     return f"- best validation {what.get(select, select)}: {metrics.get(f'val_{select}')}"
 
 
 def _origin(tr: dict) -> list[str]:
-    """Lines on what a fine-tuning started from (`--init`) and the surrogate of its spectral term."""
+    """Lines on what a fine-tuning started from (`--init`), the surrogate of its spectral term and the
+    adaptation set of its adaptation term."""
     out = []
     if "init" in tr:
         it = tr["init"].get("train", {})
@@ -64,6 +67,11 @@ def _origin(tr: dict) -> list[str]:
         out.append(f"- spectral term through the surrogate `{su['path']}` (not shipped), fitted on "
                    f"`{su.get('data')}` by `{su.get('command')}`: best epoch {su.get('best_epoch')}, valid L1 "
                    f"{su.get('val_l1', 0):.4f} of the normalised log-mel (the mean log-mel's: {su.get('mean_l1', 0):.4f})")
+    if "adapt" in tr:
+        ad = tr["adapt"]
+        out.append(f"- adaptation term (weight {ad.get('weight')}) on `{ad['path']}` (not shipped; "
+                   "`python -m explorer.evaluate.ood_adapt`): "
+                   f"{ad.get('train')} unlabelled sounds from outside the dataset, {ad.get('held_out')} held out")
     return out
 
 

@@ -157,6 +157,10 @@ def test_adaptation_term(data, sur_file, tmp_path):
     last = res["metrics"]["last"]
     assert last["train_adapt_spec"] > 0 and last["val_spec_adapt"] == pytest.approx(
         last["val_spec"] + last["val_adapt_spec"])
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "model_card.py"), str(tmp_path / "a" / "model.pt")],
+                   check=True, capture_output=True)
+    card = (tmp_path / "a" / "MODEL_CARD.md").read_text()
+    assert f"adaptation term (weight 5.0) on `{npz}`" in card and "plus the adaptation set's held-out" in card
     common = ["--model", "debug", "--data", str(data), "--batch", "16", "--threads", "1", "--epochs", "1",
               "--out", str(tmp_path / "b"), "--set", "adapt_weight=5"]
     with pytest.raises(SystemExit, match="cannot read"):
