@@ -11,6 +11,12 @@ to the candidate index's reference, pitch detected and the encoder's copy moved 
 the log-mel of that encoder copy (what the model sees and what the surrogate predicts, both at note 60).
 `adapt.npz`: `mels float32 [N, 64, 80]` (log-mel, not normalised), `names [N]`, `kind [N]` ("gm" / "voice"),
 `valid bool [N]` (a held-out slice: the trainer reports the spectral term on it, and selects on it).
+
+With `--label`, every sound also gets parameters: those of its `--fast` match by the `--index` checkpoint's
+matching pipeline (the model's prediction and the index's nearest sounds, rendered with the real synth at
+the sound's note and scored against it; the best kept): `params float32 [N, P]` and their `label_l1`. The
+trainer then also uses the sounds as ordinary examples (`explorer.models.adapt`): the model learns to
+predict, alone, what retrieval and rendering found.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from explorer.evaluate.ood import (
     render_gm,
     render_voice,
 )
+from explorer.evaluate.pipeline import FAST, MatchPipeline
 
 ADAPT_NPZ = "adapt.npz"
 GM_NOTES = (48, 57, 64, 72)
@@ -71,8 +78,9 @@ def voice_specs(n: int, seed: int = 0) -> list[tuple[str, str, int, int]]:
 
 
 def build(out: str, ref_db: float, n_voices: int = 420, seed: int = 0, valid_fraction: float = 0.15,
-          limit: int | None = None, log=print) -> dict:
-    """Render, condition and store the set in `out` (adapt.npz + manifest.json); returns the manifest."""
+          limit: int | None = None, log=print, label=None) -> dict:
+    """Render, condition and store the set in `out` (adapt.npz + manifest.json); returns the manifest.
+    `label`: a `MatchPipeline` whose `--fast` match of each sound gives it parameters (pseudo-labels)."""
     os.makedirs(out, exist_ok=True)
     gm = [("gm", f"gm{p:03d}_n{n}_v{v}", (p, n, v)) for p, n, v in gm_specs()]
     voices = [("voice", f"voice{k:03d}_{spec[1].replace('+', '-')}", spec)
@@ -81,7 +89,7 @@ def build(out: str, ref_db: float, n_voices: int = 420, seed: int = 0, valid_fra
         gm = gm[:: max(1, len(gm) // max(1, limit // 2))][: limit // 2]
         voices = voices[: limit - len(gm)]
     jobs = gm + voices
-    mels, names, kinds, notes = [], [], [], []
+    mels, names, kinds, notes, labels, label_l1 = [], [], [], [], [], []
     cfg = MelConfig()
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "x.wav")
@@ -100,15 +108,23 @@ def build(out: str, ref_db: float, n_voices: int = 420, seed: int = 0, valid_fra
             names.append(name)
             kinds.append(kind)
             notes.append(c.note)
+            if label is not None:  # the best of the model's prediction and the index's nearest sounds, rendered
+                best = label.match_audio(c.audio, SAMPLE_RATE, FAST, conditioned=c).best
+                labels.append(best.full[label.model.param_indices])
+                label_l1.append(best.scores["logmel_l1"])
             if (k + 1) % 50 == 0:
                 log(f"  {k + 1}/{len(jobs)} sounds")
     rng = np.random.default_rng(seed + 1)
     valid = rng.random(len(names)) < valid_fraction
+    extra = {} if label is None else {"params": np.stack(labels).astype(np.float32),
+                                      "label_l1": np.asarray(label_l1, np.float32)}
     np.savez_compressed(os.path.join(out, ADAPT_NPZ), mels=np.stack(mels).astype(np.float32),
-                        names=np.asarray(names), kind=np.asarray(kinds), valid=valid)
+                        names=np.asarray(names), kind=np.asarray(kinds), valid=valid, **extra)
     manifest = {"command": "python -m explorer.evaluate.ood_adapt " + " ".join(sys.argv[1:]), "n": len(names),
                 "gm": kinds.count("gm"), "voice": kinds.count("voice"), "valid": int(valid.sum()),
-                "ref_db": ref_db, "seed": seed, "detected_notes": dict(zip(names, notes, strict=True)),
+                "ref_db": ref_db, "seed": seed,
+                "labels": None if label is None else {"by": "explorer.evaluate.pipeline FAST",
+                                                      "mean_logmel_l1": float(np.mean(label_l1))}, "detected_notes": dict(zip(names, notes, strict=True)),
                 "excluded": {"gm_programs": sorted(p for p, _ in GM_PROGRAMS),
                              "texts": sorted(t for t, *_ in VOCAL_SKETCHES)}}
     with open(os.path.join(out, "manifest.json"), "w") as f:
@@ -124,11 +140,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--voices", type=int, default=420, help="number of vocal sketches")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, help="at most this many sounds (a spread over the set; tests)")
+    ap.add_argument("--label", action="store_true", help="give every sound the parameters of its --fast match "
+                    "by the --index checkpoint's pipeline (its prediction and the index's nearest sounds, "
+                    "rendered and scored): pseudo-labels the trainer then uses like dataset examples")
     args = ap.parse_args(argv)
     index = candidates.load(args.index)
     if index is None:
         raise SystemExit(f"{args.index}: no candidate index ({candidates.INDEX_NPZ}) next to it")
-    m = build(args.out, index.loudness_ref, args.voices, args.seed, limit=args.limit)
+    if not args.label:
+        m = build(args.out, index.loudness_ref, args.voices, args.seed, limit=args.limit)
+    else:
+        from explorer.models.checkpoint import load_model
+        from explorer.synth.host import Synth
+
+        ck = args.index if args.index.endswith(".pt") else os.path.join(args.index, "model.pt")
+        with Synth() as synth:
+            pipe = MatchPipeline(load_model(ck), synth, index)
+            m = build(args.out, index.loudness_ref, args.voices, args.seed, limit=args.limit, label=pipe)
     print(f"wrote {m['n']} sounds ({m['gm']} GM, {m['voice']} voices; {m['valid']} held out) to {args.out}")
     return 0
 

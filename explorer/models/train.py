@@ -202,7 +202,7 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
             xin = augment_mels(xb, meta["stats"], cfg.augment, seed=(args.seed, d.rank, epoch, i))
             loss, logs = net(xin, vtr[idx], ttr[idx], beta, reg_on, xb if cfg.augment > 0 else None)
             if adapter is not None and reg_on:
-                extra, extra_logs = adapter.step(model)
+                extra, extra_logs = adapter.step(model, beta)
                 loss, logs = loss + extra, {**logs, **extra_logs}
             opt.zero_grad(set_to_none=True)
             loss.backward()

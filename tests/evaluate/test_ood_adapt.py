@@ -40,3 +40,24 @@ def test_build_small_set(tmp_path):
 def test_cli_needs_an_index(tmp_path):
     with pytest.raises(SystemExit, match="no candidate index"):
         ood_adapt.main(["--out", str(tmp_path / "o"), "--index", str(tmp_path)])
+
+
+def test_label_gives_each_sound_its_fast_match(synth, tmp_path):
+    # a debug checkpoint with its candidate index (real renders); every label is the parameters of the best
+    # rendered candidate, and its stored score is that candidate's log-mel L1 against the sound
+    from explorer.app.map_export import build_debug_map
+    from explorer.evaluate import candidates
+    from explorer.evaluate.pipeline import MatchPipeline
+    from explorer.models.checkpoint import load_model, make_debug_checkpoint
+
+    ck = make_debug_checkpoint(tmp_path / "ck" / "debug.pt", n_params=16)
+    build_debug_map(str(ck), synth, n=24)
+    pipe = MatchPipeline(load_model(ck, device="cpu"), synth, candidates.load(str(ck)))
+    m = ood_adapt.build(str(tmp_path / "set"), ref_db=pipe.loudness_ref, n_voices=2, limit=4, log=lambda *_: None,
+                        label=pipe)
+    f = np.load(tmp_path / "set" / ood_adapt.ADAPT_NPZ)
+    assert f["params"].shape == (m["n"], 16) and ((f["params"] >= 0) & (f["params"] <= 1)).all()
+    index_rows = {tuple(np.round(p, 3)) for p in pipe.index.params}
+    predicted = sum(tuple(np.round(p, 3)) not in index_rows for p in f["params"])
+    assert m["n"] == 4 and predicted < m["n"]  # some labels are index sounds the search rendered and kept
+    assert (f["label_l1"] > 0).all() and m["labels"]["mean_logmel_l1"] == pytest.approx(float(f["label_l1"].mean()))

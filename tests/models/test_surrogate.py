@@ -153,7 +153,8 @@ def test_adaptation_term(data, sur_file, tmp_path):
     res = train([*base, "--out", str(tmp_path / "a"), "--epochs", "2", "--set", f"adapt={npz}",
                  "--set", "adapt_weight=5", "--set", "adapt_batch=4"])
     assert res["metrics"]["select"] == "spec_adapt"
-    assert res["adapt"] == {"path": npz, "train": int((~valid).sum()), "held_out": int(valid.sum()), "weight": 5.0}
+    assert res["adapt"] == {"path": npz, "train": int((~valid).sum()), "held_out": int(valid.sum()), "weight": 5.0,
+                            "labelled": False}
     last = res["metrics"]["last"]
     assert last["train_adapt_spec"] > 0 and last["val_spec_adapt"] == pytest.approx(
         last["val_spec"] + last["val_adapt_spec"])
@@ -167,6 +168,19 @@ def test_adaptation_term(data, sur_file, tmp_path):
         train([*base, *common[-4:], "--set", f"adapt={tmp_path / 'none.npz'}"])
     with pytest.raises(SystemExit, match="needs the spectral term"):
         train([*common, "--set", f"adapt={npz}"])
+    # pseudo-labelled sounds (ood_adapt --label) also train as ordinary examples: their parameter error is
+    # logged, and labels of the wrong width are refused
+    labelled = dict(np.load(npz))
+    labelled["params"] = np.random.default_rng(0).random((len(valid), P)).astype(np.float32)
+    np.savez(tmp_path / "labelled.npz", **labelled)
+    res = train([*base, "--out", str(tmp_path / "l"), "--epochs", "1", "--set", f"adapt={tmp_path / 'labelled.npz'}",
+                 "--set", "adapt_weight=5", "--set", "adapt_batch=4"])
+    assert res["adapt"]["labelled"] and res["metrics"]["last"]["train_adapt_param_mse"] > 0
+    labelled["params"] = labelled["params"][:, :-1]
+    np.savez(tmp_path / "narrow.npz", **labelled)
+    with pytest.raises(SystemExit, match="labels"):
+        train([*base, "--out", str(tmp_path / "n"), "--set", f"adapt={tmp_path / 'narrow.npz'}",
+               "--set", "adapt_weight=5"])
     all_valid = _adapt_set(tmp_path / "all.npz", data, np.ones(10, bool))
     with pytest.raises(SystemExit, match="held-out"):
         train([*base, "--out", str(tmp_path / "c"), "--set", f"adapt={all_valid}", "--set", "adapt_weight=5"])
