@@ -21,15 +21,15 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from explorer.data.audio_input import list_audio  # noqa: E402
-from explorer.data.conditioning import condition_file  # noqa: E402
-from explorer.data.dataset import load_dataset  # noqa: E402
-from explorer.data.features import log_mel, mel  # noqa: E402
-from explorer.evaluate import candidates  # noqa: E402
-from explorer.evaluate.metrics import log_mel_l1  # noqa: E402
-from explorer.models.checkpoint import load_model  # noqa: E402
-from explorer.models.surrogate import load_surrogate  # noqa: E402
-from explorer.synth.host import Synth  # noqa: E402
+from explorer.data.audio_input import list_audio
+from explorer.data.conditioning import condition_file
+from explorer.data.dataset import load_dataset
+from explorer.data.features import log_mel, mel
+from explorer.evaluate import candidates
+from explorer.evaluate.metrics import log_mel_l1
+from explorer.models.checkpoint import load_model
+from explorer.models.surrogate import load_surrogate
+from explorer.synth.host import Synth
 
 
 def main(argv: list[str] | None = None) -> None:
