@@ -61,8 +61,12 @@ class Adapter:
             raise AdaptError("adapt_weight > 0 needs the spectral term too (--set spectral_weight=W surrogate=PATH)")
         self.weight, self.batch = float(cfg.adapt_weight), int(cfg.adapt_batch)
         self.train, self.valid, self.labels = load_adapt(cfg.adapt, stats, d.device, cfg.n_params)
-        self.n_pairs = cfg.n_pairs
+        self.n_pairs, self.seed = cfg.n_pairs, seed
         self.gen = torch.Generator().manual_seed(seed)
+
+    def start_epoch(self, epoch: int) -> None:
+        """Reseed the batch draw from (seed, epoch): a resumed run draws what an uninterrupted one would."""
+        self.gen.manual_seed(self.seed * 100_003 + epoch)
 
     def record(self, path: str) -> dict[str, Any]:
         """What the training summary says about the set."""

@@ -87,7 +87,8 @@ def load_surrogate(path: str | Path, param_names: list[str] | None = None,
     if param_names is not None and list(param_names) != list(ck["param_names"]):
         raise SurrogateError(f"surrogate {p} was fitted on parameters {ck['param_names']}, not {param_names}")
     cfg = ck["config"]
-    model = Surrogate(SurrogateConfig(**{**cfg, "channels": tuple(cfg["channels"])}))
+    with torch.random.fork_rng(devices=[]):  # its random init is overwritten: leave the caller's RNG as it was
+        model = Surrogate(SurrogateConfig(**{**cfg, "channels": tuple(cfg["channels"])}))
     model.load_state_dict(ck["state_dict"])
     model.eval().requires_grad_(False)
     return model.to(device)

@@ -190,6 +190,8 @@ def _train(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
         tr_sampler.set_epoch(epoch)
         chunks = batches(tr_sampler, cfg.batch, drop_last=True)
         reg_on = epoch >= cfg.reg_start
+        if adapter is not None:
+            adapter.start_epoch(epoch)
         sums: dict[str, float] = defaultdict(float)
         t0 = time.time()
         bar = tqdm(chunks, desc=f"{args.model} ep {epoch + 1}/{cfg.epochs}", disable=not d.main,

@@ -153,6 +153,12 @@ def test_adaptation_term(data, sur_file, tmp_path):
     res = train([*base, "--out", str(tmp_path / "a"), "--epochs", "2", "--set", f"adapt={npz}",
                  "--set", "adapt_weight=5", "--set", "adapt_batch=4"])
     assert res["metrics"]["select"] == "spec_adapt"
+    # stopped after one epoch and resumed: the same two epochs as the uninterrupted run (adaptation batches
+    # are drawn from the seed and the epoch)
+    for extra in (["--epochs", "1"], ["--epochs", "2", "--resume"]):
+        again = train([*base, "--out", str(tmp_path / "r"), "--set", f"adapt={npz}", "--set", "adapt_weight=5",
+                       "--set", "adapt_batch=4", *extra])
+    assert again["metrics"]["last"]["train_adapt_spec"] == pytest.approx(res["metrics"]["last"]["train_adapt_spec"])
     assert res["adapt"] == {"path": npz, "train": int((~valid).sum()), "held_out": int(valid.sum()), "weight": 5.0,
                             "labelled": False}
     last = res["metrics"]["last"]
