@@ -122,9 +122,9 @@ def build(out: str, ref_db: float, n_voices: int = 420, seed: int = 0, valid_fra
                         names=np.asarray(names), kind=np.asarray(kinds), valid=valid, **extra)
     manifest = {"command": "python -m explorer.evaluate.ood_adapt " + " ".join(sys.argv[1:]), "n": len(names),
                 "gm": kinds.count("gm"), "voice": kinds.count("voice"), "valid": int(valid.sum()),
-                "ref_db": ref_db, "seed": seed,
+                "ref_db": ref_db, "seed": seed, "detected_notes": dict(zip(names, notes, strict=True)),
                 "labels": None if label is None else {"by": "explorer.evaluate.pipeline FAST",
-                                                      "mean_logmel_l1": float(np.mean(label_l1))}, "detected_notes": dict(zip(names, notes, strict=True)),
+                                                      "mean_logmel_l1": float(np.mean(label_l1))},
                 "excluded": {"gm_programs": sorted(p for p, _ in GM_PROGRAMS),
                              "texts": sorted(t for t, *_ in VOCAL_SKETCHES)}}
     with open(os.path.join(out, "manifest.json"), "w") as f:
