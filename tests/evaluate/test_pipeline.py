@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from explorer.data.features import log_mel
-from explorer.evaluate import candidates
+from explorer.evaluate import candidates, discrete
 from explorer.evaluate.pipeline import (
     FAST,
     L1_SLACK,
@@ -70,7 +70,8 @@ def test_budget_refine_and_cancel(pipe, one_thread):
     rng = np.random.default_rng(1)
     full = pipe.model.full_params(rng.random((1, 16)).astype(np.float32))
     target = log_mel(pipe.synth.render(full)[0])[0]
-    res = pipe.match_target(target, target, 60, Budget(renders=20, seconds=None, k_logmel=4, k_latent=2, explore=3))
+    res = pipe.match_target(target, target, 60, Budget(renders=20, seconds=None, k_logmel=4, k_latent=2, explore=3,
+                                                       switches=0))
     n_cand = sum(c.kind != "refined" for c in res.candidates)
     assert res.renders == n_cand + 20  # the refine renders shared by the two starts
     unrefined = sorted((c for c in res.candidates if c.kind != "refined"), key=lambda c: c.score)
@@ -78,7 +79,7 @@ def test_budget_refine_and_cancel(pipe, one_thread):
     assert sorted(refined) == sorted(f"{c.name}, refined" for c in unrefined[:2])  # from the two best
     assert res.best.score <= unrefined[0].score + 1e-9  # default budgets rank by the plain sum
     one = pipe.match_target(target, target, 60, Budget(renders=20, seconds=None, k_logmel=4, k_latent=2, explore=3,
-                                                       starts=1))
+                                                       starts=1, switches=0))
     assert [c.name for c in one.candidates if c.kind == "refined"] == [f"{unrefined[0].name}, refined"]
     assert [c.score for c in res.candidates] == sorted(c.score for c in res.candidates)
     seen = []
@@ -89,3 +90,57 @@ def test_budget_refine_and_cancel(pipe, one_thread):
 
     res = pipe.match_target(target, target, 60, Budget(renders=50, seconds=None, explore=3), stop_after_candidates)
     assert res.cancelled and all(c.kind != "refined" for c in res.candidates) and seen[0][0] == "candidates"
+
+
+def test_switches_reach_a_filter_type_the_model_cannot_set(pipe, one_thread):
+    """Target: index sound 3 through a high-pass filter instead of the low-pass, a parameter outside the model's
+    set (the debug model has the plugin's first 16). The candidates all play low-pass; the switch step finds
+    the high-pass, changes only stepped parameters outside the set (one pass is greedy: on the debug model's
+    mid-range values it also flips keyboard_mode), and its renders come on top of the (zero) refine renders."""
+    wave = pipe.synth.param_index("filter_type")
+    assert wave not in pipe.model.param_indices
+    full = pipe.model.full_params(pipe.index.params[3:4])[0]
+    square = full.copy()
+    square[wave] = 0.25
+    assert abs(full[wave] - square[wave]) > 0.2  # the model's sounds use another filter
+    target = log_mel(pipe.synth.render(square[None])[0])[0]
+    budget = Budget(renders=0, seconds=None, k_logmel=4, k_latent=0, explore=0)
+    res = pipe.match_target(target, target, 60, budget)
+    params = discrete.searchable(pipe.synth.params, pipe.model.param_indices)
+    assert "filter_type" in {p.name for p in params} and all(2 <= p.steps <= 8 for p in params)
+    assert res.renders == 1 + 4 + discrete.planned(params)
+    best = res.best
+    assert best.kind == "switches"
+    assert best.full[wave] == 0.25
+    start = next(c for c in res.candidates if c.kind == "nearest (log-mel)" and best.name.startswith(c.name))
+    changed = np.flatnonzero(best.full != start.full)
+    assert set(changed) <= {p.index for p in params}
+    without = pipe.match_target(target, target, 60, Budget(renders=0, seconds=None, k_logmel=4, k_latent=0, explore=0,
+                                                           switches=0))
+    assert best.scores["logmel_l1"] < 0.3 * without.best.scores["logmel_l1"]
+
+
+def test_coordinate_pass_keeps_only_improvements():
+    """Pure: three stepped parameters, a score that wants index 0 at 1.0 and index 2 at 0.0, indifferent to 1."""
+    from explorer.synth.host import Param
+
+    params = [Param(0, "a", "", 3), Param(1, "b", "", 2), Param(2, "c", "", 5), Param(3, "d", "", 0)]
+    assert [p.name for p in discrete.searchable(params, [1])] == ["a", "c"]
+    assert discrete.searchable(params, [], max_steps=4) == params[:2]
+    picked = discrete.searchable(params, [1])
+    calls = []
+
+    def score(rows):
+        calls.append(rows.copy())
+        return np.abs(rows[:, 0] - 1.0) + np.abs(rows[:, 2]) + 0 * rows[:, 1]
+
+    start = np.array([0.5, 0.3, 0.75, 0.9])
+    best, l1, renders = discrete.coordinate_pass(start, float(score(start[None])[0]), picked, score)
+    calls = calls[1:]
+    np.testing.assert_array_equal(best, [1.0, 0.3, 0.0, 0.9])
+    assert l1 == 0.0 and renders == discrete.planned(picked) == 2 + 4
+    np.testing.assert_array_equal(calls[0][:, 0], [0.0, 1.0])  # the current value (0.5) is not rendered again
+    np.testing.assert_array_equal(calls[1][:, 0], [1.0] * 4)  # the second parameter is tried from the first's best
+    worse, l1_w, _ = discrete.coordinate_pass(best, 0.0, picked, lambda rows: np.ones(len(rows)))
+    np.testing.assert_array_equal(worse, best)
+    assert l1_w == 0.0
