@@ -73,7 +73,10 @@ def match_section(matches: list[dict]) -> list[str]:
               "prediction, 10 log-mel + 4 latent nearest sounds of the candidate index); `match:N`: 12 + 6 "
               "nearest, 6 latent neighbours, then N refine renders, no time cap; `match:default`: the default "
               "renders (200 in the older runs, 300 since the Levenberg-Marquardt refinement) capped at 4.5 s per "
-              "sound (so it depends on the machine's load). Each table names its refinement: CMA-ES, or "
+              "sound (so it depends on the machine's load). Tables that say \"switches\" tried, before "
+              "refinement (in `match:N` and `match:default`), the synth's stepped parameters outside the model's "
+              "set one at a time on the best candidate (`explorer/evaluate/discrete.py`; their renders come on "
+              "top of N). Each table names its refinement: CMA-ES, or "
               "Levenberg-Marquardt with CMA-ES for what it leaves (`explorer/evaluate/lm.py`). The candidate index holds the "
               "train + valid splits only (test presets are never candidates). `baseline:nearest`: the training "
               "sound nearest in log-mel L1 to the target (an oracle lookup, re-rendered). Out of domain, every "
@@ -90,6 +93,8 @@ def match_section(matches: list[dict]) -> list[str]:
         starts = max([(r.get("budget") or {}).get("starts", 1) for r in res["rows"] if r.get("kind") == "match"] or [1])
         refined = f", refined by {' / '.join(how.get(m, m) for m in sorted(methods))}" if methods else ""
         refined += f" from the {starts} best candidates" if methods and starts > 1 else ""
+        if any((r.get("budget") or {}).get("switches") for r in res["rows"] if r.get("kind") == "match"):
+            refined += ", after switches"
         tr = next((r.get("train") for r in res["rows"] if r.get("train")), None)
         data = f", trained on `{_train_data(tr)}`" if _train_data(tr) else ""
         model = f" ({_trained({'train': tr})}{data})" if tr else ""  # which model the path held then
