@@ -35,11 +35,16 @@ def planned(params: Sequence) -> int:
 
 
 def coordinate_pass(start: np.ndarray, start_l1: float, params: Sequence,
-                    score: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, float, int]:
-    """One pass: for each parameter (`explorer.synth.host.Param`), render the start with each of its other values (`score(rows[N, P])` ->
-    log-mel L1 `[N]`), keep the best if it beats the current one. Returns (best full vector, its L1, renders)."""
+                    score: Callable[[np.ndarray], np.ndarray],
+                    keep_going: Callable[[int], bool] | None = None) -> tuple[np.ndarray, float, int]:
+    """One pass: for each parameter (`explorer.synth.host.Param`), render the start with each of its other
+    values (`score(rows[N, P])` -> log-mel L1 `[N]`), keep the best if it beats the current one.
+    `keep_going(renders so far)`, asked before each parameter, ends the pass early when it returns False
+    (a time cap, a cancel). Returns (best full vector, its L1, renders)."""
     cur, cur_l1, renders = np.asarray(start, np.float64).copy(), float(start_l1), 0
     for p in params:
+        if keep_going is not None and not keep_going(renders):
+            break
         now = float(p.quantise(np.float64(cur[p.index])))  # the step the current value stands for
         values = [v for v in np.linspace(0.0, 1.0, p.steps) if abs(v - now) > 1e-9]
         rows = np.repeat(cur[None], len(values), 0)

@@ -13,10 +13,8 @@ and scored against the target: log-mel L1, SC, loudness-normalised SC):
 2. the `k_logmel` sounds of the candidate index (train + valid splits of the model's dataset, human and
    augmented) nearest in log-mel (compact embedding), and the `k_latent` nearest in the model's latent space;
 3. `explore` latent neighbours of the best so far (its code plus Gaussian noise, decoded by the model);
-4. switches (`explorer.evaluate.discrete`): the plugin's stepped parameters outside the model's set (amsynth:
-   waveforms, filter type and slope, osc2 range, sync, ...) tried one at a time on the best candidate;
-   these renders come on top of `renders`. 44 out-of-domain sounds, `flow_reg_30`, default budget: log-mel
-   L1 0.850 -> 0.815; switches tried on both refine starts, 0.806 but 4.5 s a sound (the cap), so one;
+4. switches (`explorer.evaluate.discrete`): the plugin's stepped parameters outside the model's set tried one
+   at a time on the best candidate, in at most half the time left; on top of `renders` (see README);
 5. refinement (`explorer.evaluate.refine`: Levenberg-Marquardt on the log-mel, CMA-ES when it stalls) from
    the `starts` best candidates in turn, sharing the rest of the budget equally: at most `renders` renders
    and, with `seconds`, stopped when the whole match reaches that wall time. The first refinement takes
@@ -223,10 +221,15 @@ class MatchPipeline:
                 done = len(cands)
                 self._report(progress, "explore", done, planned, cands, budget.l1_slack)
             if switch_params:
-                found, renders = self._switches(tgt, rank(cands, budget.l1_slack)[0], note, switch_params)
+                until = None if budget.seconds is None else (time.perf_counter() - t0 + budget.seconds) / 2
+
+                def keep_going(renders, done=done):
+                    self._report(progress, "switches", done + renders, planned, cands, budget.l1_slack)
+                    return until is None or time.perf_counter() - t0 < until
+
+                found, renders = self._switches(tgt, rank(cands, budget.l1_slack)[0], note, switch_params, keep_going)
                 cands += found
                 done += renders
-                self._report(progress, "switches", done, planned, cands, budget.l1_slack)
             history: list[dict] = []  # refinement after refinement
             before = done
             starts = rank(cands, budget.l1_slack)[: max(1, budget.starts)]
@@ -254,21 +257,19 @@ class MatchPipeline:
                           {k: float(v[i]) for k, v in comp.items()}, audio[i], zs[i], rows[i])
                 for i in range(len(full))]
 
-    def _switches(self, tgt, start: Candidate, note, params) -> tuple[list[Candidate], int]:
+    def _switches(self, tgt, start: Candidate, note, params, keep_going) -> tuple[list[Candidate], int]:
         """Step 4 from `start`: ([the improved candidate] or [], renders)."""
         best: dict[str, Candidate] = {}
 
         def score(rows):
-            found = self._evaluate(tgt, rows, note, ["switches"] * len(rows),
-                                   [f"{start.name}, switches changed"] * len(rows), [None] * len(rows),
-                                   [None] * len(rows))
-            for c in found:
-                if c.scores["logmel_l1"] < best.get("c", start).scores["logmel_l1"]:
-                    best["c"] = c
+            n = len(rows)
+            found = self._evaluate(tgt, rows, note, ["switches"] * n, [f"{start.name}, switches changed"] * n,
+                                   [None] * n, [None] * n)
+            best.update(c=min([best.get("c", start), *found], key=lambda c: c.scores["logmel_l1"]))
             return [c.scores["logmel_l1"] for c in found]
 
-        _, _, renders = discrete.coordinate_pass(start.full, start.scores["logmel_l1"], params, score)
-        return ([best["c"]] if "c" in best else []), renders
+        _, _, renders = discrete.coordinate_pass(start.full, start.scores["logmel_l1"], params, score, keep_going)
+        return ([best["c"]] if best.get("c", start) is not start else []), renders
 
     def _report(self, progress, stage, done, planned, cands, slack) -> None:
         if progress is not None and progress(stage, done, planned, rank(cands, slack)[0]) is False:

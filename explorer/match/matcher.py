@@ -9,10 +9,12 @@ it), mix to mono, resample to 22,050 Hz, 4 s; float samples outside [-1, 1] scal
 brought to the dataset's loudness (gain printed); pitch detected (CREPE) -- then candidates (the model's
 prediction from the input moved to note 60, the nearest sounds of the model's dataset in log-mel and latent
 space from the index next to the checkpoint, latent neighbours of the best), each rendered with the real
-synth at the input's own note and scored against the input, and refinement from the best
+synth at the input's own note and scored against the input; the synth's stepped parameters outside the
+model's set (waveforms, filter type, ...) tried on the best; and refinement from the best
 (Levenberg-Marquardt on the log-mel, CMA-ES when it stalls).
-Budgets: default 300 refine renders, at most 4.5 s per sound; `--budget N` renders, `--budget Ns` seconds,
-`--budget N,Ms` both; `--fast` renders the candidates only (about 0.3 s). Written into `--out`:
+Budgets: default the switches (31 renders for amsynth) and 300 refine renders, at most 4.5 s per sound;
+`--budget N` renders, `--budget Ns` seconds, `--budget N,Ms` both; `--fast` renders the candidates only
+(about 0.3 s). Written into `--out`:
 - `NAME.bank`: an amsynth bank holding the best preset (load it in amsynth: Preset > Import/Open bank);
   it plays the matched sound at the input's note (`note` in the JSON);
 - `NAME.json`: the best preset as JSON (`explorer.synth.presets.preset_json`: normalised, raw and display

@@ -118,6 +118,17 @@ def test_switches_reach_a_filter_type_the_model_cannot_set(pipe, one_thread):
     without = pipe.match_target(target, target, 60, Budget(renders=0, seconds=None, k_logmel=4, k_latent=0, explore=0,
                                                            switches=0))
     assert best.scores["logmel_l1"] < 0.3 * without.best.scores["logmel_l1"]
+    seen = []
+
+    def cancel_in_switches(stage, done, total, best):
+        seen.append((stage, done))
+        return not (stage == "switches" and done > 5)
+
+    res = pipe.match_target(target, target, 60, Budget(renders=20, seconds=None, k_logmel=4, k_latent=0, explore=0),
+                            cancel_in_switches)
+    assert res.cancelled and seen[0] == ("candidates", 5) and seen[1] == ("switches", 5)
+    assert all(c.kind not in ("switches", "refined") for c in res.candidates)
+    assert seen[-1][0] == "switches" and seen[-1][1] == 5 + params[0].steps - 1  # cancelled after one parameter
 
 
 def test_coordinate_pass_keeps_only_improvements():
@@ -144,3 +155,12 @@ def test_coordinate_pass_keeps_only_improvements():
     worse, l1_w, _ = discrete.coordinate_pass(best, 0.0, picked, lambda rows: np.ones(len(rows)))
     np.testing.assert_array_equal(worse, best)
     assert l1_w == 0.0
+    asked = []
+
+    def first_only(renders):  # a time cap or a cancel after the first parameter
+        asked.append(renders)
+        return renders == 0
+
+    cut, _, renders = discrete.coordinate_pass(start, float(score(start[None])[0]), picked, score, first_only)
+    assert asked == [0, 2] and renders == 2
+    np.testing.assert_array_equal(cut, [1.0, 0.3, 0.75, 0.9])  # "c" never tried
