@@ -97,13 +97,13 @@ def test_switches_reach_a_filter_type_the_model_cannot_set(pipe, one_thread):
     set (the debug model has the plugin's first 16). The candidates all play low-pass; the switch step finds
     the high-pass, changes only stepped parameters outside the set (one pass is greedy: on the debug model's
     mid-range values it also flips keyboard_mode), and its renders come on top of the (zero) refine renders."""
-    wave = pipe.synth.param_index("filter_type")
-    assert wave not in pipe.model.param_indices
+    ftype = pipe.synth.param_index("filter_type")
+    assert ftype not in pipe.model.param_indices
     full = pipe.model.full_params(pipe.index.params[3:4])[0]
-    square = full.copy()
-    square[wave] = 0.25
-    assert abs(full[wave] - square[wave]) > 0.2  # the model's sounds use another filter
-    target = log_mel(pipe.synth.render(square[None])[0])[0]
+    high_pass = full.copy()
+    high_pass[ftype] = 0.25
+    assert abs(full[ftype] - high_pass[ftype]) > 0.2  # the model's sounds use another filter
+    target = log_mel(pipe.synth.render(high_pass[None])[0])[0]
     budget = Budget(renders=0, seconds=None, k_logmel=4, k_latent=0, explore=0)
     res = pipe.match_target(target, target, 60, budget)
     params = discrete.searchable(pipe.synth.params, pipe.model.param_indices)
@@ -111,7 +111,7 @@ def test_switches_reach_a_filter_type_the_model_cannot_set(pipe, one_thread):
     assert res.renders == 1 + 4 + discrete.planned(params)
     best = res.best
     assert best.kind == "switches"
-    assert best.full[wave] == 0.25
+    assert best.full[ftype] == 0.25
     start = next(c for c in res.candidates if c.kind == "nearest (log-mel)" and best.name.startswith(c.name))
     changed = np.flatnonzero(best.full != start.full)
     assert set(changed) <= {p.index for p in params}
