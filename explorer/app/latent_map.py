@@ -2,7 +2,7 @@
 
 Written next to a checkpoint by `python -m explorer.app.map_export export --checkpoint C --data DIR`
 (`explorer.app.map_export`):
-- `latent_map.npz`: `z` float32 [N, D] (deterministic encodings), `xy` float32 [N, 2] (projection),
+- `latent_map.npz` (compressed): `z` float32 [N, D] (deterministic encodings), `xy` float32 [N, 2] (projection),
   `v` float32 [N, P] (each code decoded to parameters, so selecting a dot needs no decode),
   `category` int16 [N], `tags` int8 [N, n_pairs], `split` uint8 [N], `params` float32 [N, P] (each
   sound's own parameters in the dataset: the original preset, for A/B), `predicted` bool [N] (category
@@ -95,8 +95,8 @@ class LatentMap:
         extra = {k: np.asarray(a, t) for k, a, t in (("v", self.v, np.float32), ("params", self.params, np.float32),
                                                       ("predicted", self.predicted, bool),
                                                       ("category_p", self.category_p, np.float16)) if a is not None}
-        np.savez(os.path.join(directory, MAP_NPZ), z=self.z, xy=self.xy,
-                 category=np.asarray(self.category, np.int16), tags=np.asarray(self.tags, np.int8), **extra)
+        np.savez_compressed(os.path.join(directory, MAP_NPZ), z=self.z, xy=self.xy,
+                            category=np.asarray(self.category, np.int16), tags=np.asarray(self.tags, np.int8), **extra)
         meta = dict(self.meta, version=FORMAT_VERSION, names=self.names, banks=self.banks,
                     category_names=self.category_names, tag_pairs=self.tag_pairs)
         with open(os.path.join(directory, MAP_JSON), "w") as f:
