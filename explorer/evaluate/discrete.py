@@ -7,11 +7,12 @@ at a time in the plugin's order, every other value of each stepped parameter out
 most `max_steps` values, keeping a change when it lowers the log-mel L1. Nothing here names a plugin's
 parameter: what is stepped and how many values it has comes from the host (`explorer.synth.host.Param`).
 
-Measured on the 44 out-of-domain sounds, from the `--fast` pick of `flow_reg_30` (log-mel L1 0.955): one
-pass over amsynth's 9 such parameters (31 renders) gives 0.896; with osc2_pitch's 25 steps as well (55
-renders) 0.890; trying the 35 combinations of the two waveforms and of filter type x slope plus osc2_range
-0.908 (43 renders); screening every single change at once, then combining the winners, twice, 0.890 with
-107 renders. `max_steps` 8 keeps the one pass without osc2_pitch.
+Measured with a one-off script (not in the repository) on the 44 out-of-domain sounds, from the `--fast`
+pick of `flow_reg_30` (log-mel L1 0.955): one pass over amsynth's 9 such parameters (31 renders) gives
+0.896; with osc2_pitch's 25 steps as well (55 renders) 0.890; trying the 35 combinations of the two
+waveforms and of filter type x slope plus osc2_range 0.908 (43 renders); screening every single change at
+once, then combining the winners, twice, 0.890 with 107 renders. `max_steps` 8 keeps the one pass without
+osc2_pitch.
 """
 
 from __future__ import annotations
