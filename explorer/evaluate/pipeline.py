@@ -189,7 +189,7 @@ class MatchPipeline:
         planned = (1 + budget.k_logmel + budget.k_latent + budget.explore + budget.renders
                    + discrete.planned(switch_params))
         m = self.model
-        kinds, names, fulls, zs, rows = ["model"], ["model prediction"], [m.full_params(m.infer(enc[None]))[0]], [], [None]
+        kinds, names, fulls, zs, rows = ["model"], ["model prediction"], [m.predict_full(enc[None])[0]], [], [None]
         z_model = m.encode(enc[None]).numpy()[0] if self.has_latent else None
         zs.append(z_model)
         if self.index is not None:

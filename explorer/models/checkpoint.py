@@ -112,6 +112,7 @@ class LoadedModel:
             (int(d), str(pairs[k][0]), str(pairs[k][1])) for k, d in enumerate(ckpt.get("semantic_dims", []))
         ]
         self.steer = None  # a `explorer.models.steer.Steerer`, set by `load_model` when there is one
+        self.switches = None  # a `explorer.models.switch_head.Switches`, set by `load_model` when there is one
 
     def _t(self, x: Tensor | np.ndarray) -> Tensor:
         return torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).to(self.device, torch.float32)
@@ -170,13 +171,27 @@ class LoadedModel:
         out[:, self.param_indices] = np.clip(v, 0.0, 1.0)
         return out
 
+    def predict_full(self, logmel: Tensor | np.ndarray) -> np.ndarray:
+        """Raw log-mel `[B, 64, 80]` -> the model's prediction as all plugin parameters `np.ndarray[B, n_plugin]`:
+        its own set from `infer`, the stepped parameters outside it from the switch head when there is one
+        (`explorer.models.switch_head`), the rest at defaults."""
+        full = self.full_params(self.infer(logmel))
+        if self.switches is None:
+            return full
+        x = self._t(logmel)
+        return self.switches.apply(self, x if x.ndim == 3 else x[None], full)
+
     def __repr__(self) -> str:
         return f"LoadedModel({self.name!r}, P={len(self.param_names)}, D={self.latent_dim}, device={self.device})"
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device | None = None) -> LoadedModel:
+def load_model(path: str | os.PathLike, device: str | torch.device | None = None, switches: bool = True
+               ) -> LoadedModel:
     """Load a checkpoint written by `explorer.models.train` (or `make_debug_checkpoint`). CUDA if available.
-    A `steer.pt` beside it (`explorer.models.steer`) for the same parameters becomes `.steer`."""
+    A `steer.pt` beside it (`explorer.models.steer`) for the same parameters becomes `.steer`, a
+    `switches.pt` (`explorer.models.switch_head`) fitted on this model's encoder `.switches` (unless
+    `switches` is False: what fitting a new head starts from)."""
+    from explorer.models import switch_head
     from explorer.models.steer import FILE_NAME, Steerer
 
     model = LoadedModel(read_checkpoint(path), device)
@@ -187,6 +202,16 @@ def load_model(path: str | os.PathLike, device: str | torch.device | None = None
             raise CheckpointError(f"{steer_path} steers {len(steer.param_names)} other parameters than "
                                   f"{path} ({len(model.param_names)}); refit it for this model's set")
         model.steer = steer
+    head_path = Path(path).with_name(switch_head.FILE_NAME)
+    if switches and head_path.is_file():
+        try:
+            head = switch_head.Switches.load(head_path)
+        except switch_head.SwitchHeadError as e:
+            raise CheckpointError(str(e)) from e
+        if head.blob.get("encoder_sha") != switch_head.encoder_sha(model):
+            raise CheckpointError(f"{head_path} was fitted on another model's encoder than {path}; fit it again "
+                                  "with python -m explorer.models.switch_head")
+        model.switches = head
     return model
 
 

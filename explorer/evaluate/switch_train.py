@@ -1,0 +1,120 @@
+"""Label and fit the switch head (`explorer.models.switch_head`): the stepped parameters a model leaves out.
+
+    python -m explorer.evaluate.switch_train label --checkpoint C --adapt DIR/adapt.npz --out L.npz
+    python -m explorer.evaluate.switch_train fit --checkpoint C --labels L.npz [L2.npz ...] --out DIR/switches.pt
+
+`label`: for every sound of an adaptation set (`explorer.evaluate.ood_adapt`: GM instruments and vocal
+sketches from outside the dataset and outside the out-of-domain test set), the checkpoint's prediction is
+rendered at note 60 (the set's log-mels are the encoder's note-60 copies) and the matching pipeline's
+switch pass (`explorer.evaluate.discrete`) searches the stepped parameters outside the model's set; the
+values it keeps are the sound's labels. The file keeps the set's log-mels and held-out flags, the labels, the
+mean log-mel L1 of the model alone and after the search, and the encoder fingerprint of the model.
+`fit`: `explorer.models.switch_head.fit` on the labels' training sounds, then the held-out sounds rendered
+three ways (the model alone, with the head, with the search); their mean log-mel L1 goes into the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from explorer.data.features import MelConfig, mel
+from explorer.evaluate import discrete, metrics
+from explorer.evaluate.pipeline import MODEL_ONLY, MatchPipeline
+from explorer.models import switch_head
+from explorer.models.checkpoint import load_model
+from explorer.synth.host import Synth
+
+
+def label(model, synth, mels: np.ndarray, log=print) -> dict[str, np.ndarray]:
+    """The switch step's values for each note-60 log-mel `[N, 64, 80]` from the model's prediction."""
+    params = discrete.searchable(synth.params, model.param_indices)
+    if not params:
+        raise switch_head.SwitchHeadError("the plugin has no stepped parameters outside the model's set: nothing to label")
+    pipe, budget = MatchPipeline(model, synth), replace(MODEL_ONLY, switches=discrete.MAX_STEPS)
+    idx = [p.index for p in params]
+    y, l1_model, l1_search, t0 = [], [], [], time.time()
+    for i, x in enumerate(mels):
+        r = pipe.match_target(x, x, synth.settings.note, budget)
+        y.append([int(p.quantise(np.float64(r.best.full[p.index])) * (p.steps - 1) + 0.5) for p in params])
+        l1_search.append(r.best.scores["logmel_l1"])
+        l1_model.append(next(c for c in r.candidates if c.kind == "model").scores["logmel_l1"])
+        if (i + 1) % 100 == 0:
+            log(f"  {i + 1}/{len(mels)}: model {np.mean(l1_model):.3f}, search {np.mean(l1_search):.3f} "
+                f"({time.time() - t0:.0f} s)")
+    return {"y": np.asarray(y, np.int64), "param_indices": np.asarray(idx), "steps": np.asarray([p.steps for p in params]),
+            "param_names": np.asarray([p.name for p in params]), "l1_model": np.asarray(l1_model, np.float32),
+            "l1_search": np.asarray(l1_search, np.float32)}
+
+
+def held_out_l1(model, synth, labels: dict[str, np.ndarray], head: switch_head.SwitchHead) -> dict[str, float]:
+    """Mean log-mel L1 at note 60 on the held-out sounds: the model alone, with the head, with the search."""
+    valid = labels["valid"].astype(bool)
+    mels = labels["mels"][valid]
+    with torch.no_grad():
+        cls = head.classes(head(switch_head.features(model, mels)))
+    full = model.full_params(model.infer(mels)).astype(np.float64)
+    full[:, [int(i) for i in labels["param_indices"]]] = cls / (labels["steps"].astype(np.float64) - 1)
+    power = mel(synth.render(full, chunk=8), MelConfig(sample_rate=synth.settings.sample_rate))
+    head_l1 = metrics.log_mel_l1(metrics.mel_from_log_mel(torch.from_numpy(mels)), power)
+    return {"sounds": int(valid.sum()), "model": float(labels["l1_model"][valid].mean()),
+            "head": float(np.mean(head_l1)), "search": float(labels["l1_search"][valid].mean())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("label", help="label an adaptation set's sounds with the switch step's values")
+    a.add_argument("--checkpoint", required=True)
+    a.add_argument("--adapt", required=True, help="adapt.npz of `python -m explorer.evaluate.ood_adapt`")
+    a.add_argument("--out", required=True, help="labels file (.npz)")
+    a.add_argument("--limit", type=int, help="the first N sounds only (tests)")
+    b = sub.add_parser("fit", help="fit the head on label files; writes switches.pt")
+    b.add_argument("--checkpoint", required=True)
+    b.add_argument("--labels", required=True, nargs="+")
+    b.add_argument("--out", required=True, help=f"the head file (the app loads {switch_head.FILE_NAME} beside model.pt)")
+    b.add_argument("--epochs", type=int, default=60)
+    b.add_argument("--hidden", type=int, default=128)
+    args = ap.parse_args(argv)
+    model = load_model(args.checkpoint, "cpu", switches=False)  # labels and a new head start from the model alone
+    sha = switch_head.encoder_sha(model)
+    if args.cmd == "label":
+        try:
+            f = np.load(args.adapt, allow_pickle=False)
+            mels, valid = np.asarray(f["mels"], np.float32), np.asarray(f["valid"], bool)
+        except (OSError, KeyError, ValueError) as e:
+            raise SystemExit(f"{args.adapt}: not an adaptation set of explorer.evaluate.ood_adapt ({e})") from e
+        mels, valid = mels[: args.limit], valid[: args.limit]
+        with Synth() as synth:
+            out = label(model, synth, mels)
+        np.savez_compressed(args.out, mels=mels, valid=valid, encoder_sha=np.asarray(sha), **out)
+        print(f"wrote {len(mels)} labelled sounds to {args.out}: mean log-mel L1 at note 60, model "
+              f"{out['l1_model'].mean():.3f}, after the switch search {out['l1_search'].mean():.3f}")
+        return 0
+    try:
+        labels = switch_head.read_labels(args.labels, sha)
+        head, record = switch_head.fit(model, labels, args.epochs, args.hidden)
+    except switch_head.SwitchHeadError as e:
+        raise SystemExit(str(e)) from None
+    with Synth() as synth:
+        record["held_out"] = held_out_l1(model, synth, labels, head)
+    blob = {"format": switch_head.FORMAT, "param_indices": labels["param_indices"].tolist(), "steps": labels["steps"].tolist(),
+            "param_names": labels["param_names"].tolist(), "n_in": head.net[1].in_features, "hidden": args.hidden,
+            "state_dict": head.state_dict(), "encoder_sha": sha, "labels": list(args.labels),
+            "command": "python -m explorer.evaluate.switch_train " + shlex.join(sys.argv[1:] if argv is None else argv),
+            **record}
+    torch.save(blob, args.out)
+    h = record["held_out"]
+    print(f"wrote {args.out}: best epoch {record['epoch']}; {h['sounds']} held-out sounds, mean log-mel L1 at "
+          f"note 60: model alone {h['model']:.3f}, with the head {h['head']:.3f}, with the search {h['search']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
