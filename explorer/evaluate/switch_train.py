@@ -19,38 +19,57 @@ import argparse
 import shlex
 import sys
 import time
-from dataclasses import replace
 
 import numpy as np
 import torch
 
 from explorer.data.features import MelConfig, mel
 from explorer.evaluate import discrete, metrics
-from explorer.evaluate.pipeline import MODEL_ONLY, MatchPipeline
 from explorer.models import switch_head
 from explorer.models.checkpoint import load_model
 from explorer.synth.host import Synth
 
 
 def label(model, synth, mels: np.ndarray, log=print) -> dict[str, np.ndarray]:
-    """The switch step's values for each note-60 log-mel `[N, 64, 80]` from the model's prediction."""
+    """The switch step's pass from the model's prediction for each note-60 log-mel `[N, 64, 80]`: the values
+    it keeps (`y [N, S]`) and the log-mel L1 of every value it tried (`l1_values [N, sum(steps)]`, each
+    parameter's block in step order; the value it had when tried scored at the running best)."""
     params = discrete.searchable(synth.params, model.param_indices)
     if not params:
         raise switch_head.SwitchHeadError("the plugin has no stepped parameters outside the model's set: nothing to label")
-    pipe, budget = MatchPipeline(model, synth), replace(MODEL_ONLY, switches=discrete.MAX_STEPS)
-    idx = [p.index for p in params]
-    y, l1_model, l1_search, t0 = [], [], [], time.time()
+    cfg, note = MelConfig(sample_rate=synth.settings.sample_rate), synth.settings.note
+    chunk = max(1, -(-max(p.steps for p in params) // max(1, synth.workers)))
+    y, l1_model, l1_search, l1_values, t0 = [], [], [], [], time.time()
     for i, x in enumerate(mels):
-        r = pipe.match_target(x, x, synth.settings.note, budget)
-        y.append([int(p.quantise(np.float64(r.best.full[p.index])) * (p.steps - 1) + 0.5) for p in params])
-        l1_search.append(r.best.scores["logmel_l1"])
-        l1_model.append(next(c for c in r.candidates if c.kind == "model").scores["logmel_l1"])
+        target = metrics.mel_from_log_mel(torch.from_numpy(np.asarray(x, np.float32)))
+
+        def l1(rows, target=target):
+            return metrics.log_mel_l1(target, mel(synth.render(rows, chunk=chunk, note=note), cfg))
+
+        start = model.full_params(model.infer(x[None])).astype(np.float64)
+        best = [float(l1(start)[0])]
+        blocks = []
+
+        def score(rows, best=best, blocks=blocks):  # one call per parameter, in `params` order
+            p = params[len(blocks)]
+            got, block = np.asarray(l1(rows), np.float64), np.full(p.steps, best[-1])
+            block[np.rint(rows[:, p.index] * (p.steps - 1)).astype(int)] = got
+            blocks.append(block)
+            best.append(min(best[-1], float(got.min())))
+            return got
+
+        full, found, _ = discrete.coordinate_pass(start[0], best[0], params, score)
+        y.append([int(np.rint(full[p.index] * (p.steps - 1))) for p in params])
+        l1_model.append(best[0])
+        l1_search.append(found)
+        l1_values.append(np.concatenate(blocks))
         if (i + 1) % 100 == 0:
             log(f"  {i + 1}/{len(mels)}: model {np.mean(l1_model):.3f}, search {np.mean(l1_search):.3f} "
                 f"({time.time() - t0:.0f} s)")
-    return {"y": np.asarray(y, np.int64), "param_indices": np.asarray(idx), "steps": np.asarray([p.steps for p in params]),
-            "param_names": np.asarray([p.name for p in params]), "l1_model": np.asarray(l1_model, np.float32),
-            "l1_search": np.asarray(l1_search, np.float32)}
+    return {"y": np.asarray(y, np.int64), "param_indices": np.asarray([p.index for p in params]),
+            "steps": np.asarray([p.steps for p in params]), "param_names": np.asarray([p.name for p in params]),
+            "l1_model": np.asarray(l1_model, np.float32), "l1_search": np.asarray(l1_search, np.float32),
+            "l1_values": np.asarray(l1_values, np.float32)}
 
 
 def held_out_l1(model, synth, labels: dict[str, np.ndarray], head: switch_head.SwitchHead) -> dict[str, float]:
@@ -81,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--out", required=True, help=f"the head file (the app loads {switch_head.FILE_NAME} beside model.pt)")
     b.add_argument("--epochs", type=int, default=60)
     b.add_argument("--hidden", type=int, default=128)
+    b.add_argument("--tau", type=float, default=0.0, help="> 0: train on soft targets, softmax(-(L1 - best) / "
+                   "tau) over the L1 of the values each pass tried; 0: on the values it kept")
     args = ap.parse_args(argv)
     model = load_model(args.checkpoint, "cpu", switches=False)  # labels and a new head start from the model alone
     sha = switch_head.encoder_sha(model)
@@ -99,11 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         labels = switch_head.read_labels(args.labels, sha)
-        head, record = switch_head.fit(model, labels, args.epochs, args.hidden)
+        head, record = switch_head.fit(model, labels, args.epochs, args.hidden, tau=args.tau)
     except switch_head.SwitchHeadError as e:
         raise SystemExit(str(e)) from None
     with Synth() as synth:
         record["held_out"] = held_out_l1(model, synth, labels, head)
+    record["tau"] = args.tau
     blob = {"format": switch_head.FORMAT, "param_indices": labels["param_indices"].tolist(), "steps": labels["steps"].tolist(),
             "param_names": labels["param_names"].tolist(), "n_in": head.net[1].in_features, "hidden": args.hidden,
             "state_dict": head.state_dict(), "encoder_sha": sha, "labels": list(args.labels),

@@ -75,8 +75,11 @@ class SwitchHead(nn.Module):
         return self.net((f - self.mu) / self.sd)
 
     def loss(self, logits: Tensor, y: Tensor) -> Tensor:
-        """Sum over parameters of the mean cross-entropy; `y` `[B, S]` step indices."""
+        """Sum over parameters of the mean cross-entropy; `y` `[B, S]` step indices, or (float) target
+        probabilities `[B, sum(steps)]`, one block per parameter."""
         o = self.offsets
+        if y.is_floating_point():
+            return sum(F.cross_entropy(logits[:, o[k]:o[k + 1]], y[:, o[k]:o[k + 1]]) for k in range(len(self.steps)))
         return sum(F.cross_entropy(logits[:, o[k]:o[k + 1]], y[:, k]) for k in range(len(self.steps)))
 
     def classes(self, logits: Tensor) -> np.ndarray:
@@ -126,29 +129,43 @@ def read_labels(paths: list[str], sha: str) -> dict[str, np.ndarray]:
         try:
             f = np.load(p, allow_pickle=False)
             part = {k: f[k] for k in ("mels", "valid", "y", "param_indices", "steps", "param_names", "l1_model",
-                                      "l1_search", "encoder_sha")}
+                                      "l1_search", "l1_values", "encoder_sha")}
         except (OSError, KeyError, ValueError) as e:
-            raise SwitchHeadError(f"{p}: not a label file of `python -m explorer.models.switch_head label` ({e})") from e
+            raise SwitchHeadError(f"{p}: not a label file of `python -m explorer.evaluate.switch_train label` ({e})") from e
         if str(part["encoder_sha"]) != sha:
             raise SwitchHeadError(f"{p}: labelled with another model's predictions; label again with this checkpoint")
         if parts and not np.array_equal(part["param_indices"], parts[0]["param_indices"]):
             raise SwitchHeadError(f"{p}: other stepped parameters than {paths[0]}")
         parts.append(part)
-    out = {k: np.concatenate([p[k] for p in parts]) for k in ("mels", "valid", "y", "l1_model", "l1_search")}
+    out = {k: np.concatenate([p[k] for p in parts]) for k in ("mels", "valid", "y", "l1_model", "l1_search",
+                                                              "l1_values")}
     return {**out, **{k: parts[0][k] for k in ("param_indices", "steps", "param_names")}}
 
 
 # --- fit ------------------------------------------------------------------------------------------------
+def soft_targets(labels: dict[str, np.ndarray], tau: float) -> np.ndarray:
+    """Target probabilities `[N, sum(steps)]`: per parameter, softmax(-(L1 - best L1) / tau) over the log-mel
+    L1 of each value the label's pass tried (`l1_values`): values that sounded nearly as good share the mass."""
+    out = np.zeros_like(labels["l1_values"], dtype=np.float64)
+    o = np.concatenate([[0], np.cumsum(labels["steps"])]).astype(int)
+    for k in range(len(o) - 1):
+        block = labels["l1_values"][:, o[k]:o[k + 1]].astype(np.float64)
+        w = np.exp(-(block - block.min(1, keepdims=True)) / tau)
+        out[:, o[k]:o[k + 1]] = w / w.sum(1, keepdims=True)
+    return out.astype(np.float32)
+
+
 def fit(model, labels: dict[str, np.ndarray], epochs: int = 60, hidden: int = 128, lr: float = 1e-3,
-        seed: int = 0, log=print) -> tuple[SwitchHead, dict]:
-    """Train the head on the labels' training sounds; keep the epoch of lowest held-out cross-entropy."""
+        tau: float = 0.0, seed: int = 0, log=print) -> tuple[SwitchHead, dict]:
+    """Train the head on the labels' training sounds (`tau` > 0: on `soft_targets`, else on the kept
+    values); keep the epoch of lowest held-out cross-entropy."""
     valid = labels["valid"].astype(bool)
     if valid.all() or not valid.any():
         raise SwitchHeadError(f"the labels need training and held-out sounds ({valid.sum()} of {len(valid)} held out)")
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     f = features(model, labels["mels"])
-    y = torch.from_numpy(labels["y"].astype(np.int64))
+    y = torch.from_numpy(soft_targets(labels, tau) if tau > 0 else labels["y"].astype(np.int64))
     tr, va = torch.from_numpy(~valid), torch.from_numpy(valid)
     head = SwitchHead(f.shape[1], [int(s) for s in labels["steps"]], hidden)
     opt = torch.optim.AdamW(head.parameters(), lr, weight_decay=1e-2)

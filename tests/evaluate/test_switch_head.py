@@ -37,7 +37,7 @@ def labelled(synth, tmp_path_factory):
     assert switch_train.main(["label", "--checkpoint", str(ck), "--adapt", str(root / "adapt.npz"),
                              "--out", str(root / "labels.npz")]) == 0
     assert switch_train.main(["fit", "--checkpoint", str(ck), "--labels", str(root / "labels.npz"),
-                             "--out", str(root / "head.pt"), "--epochs", "5"]) == 0
+                             "--out", str(root / "head.pt"), "--epochs", "5", "--tau", "0.05"]) == 0
     return ck, root, mels, synth
 
 
@@ -56,6 +56,20 @@ def test_labels_are_the_switch_search_from_the_prediction(labelled, one_thread):
     r = MatchPipeline(model, synth).match_target(mels[0], mels[0], 60, replace(MODEL_ONLY, switches=discrete.MAX_STEPS))
     got = [round(r.best.full[p.index] * (p.steps - 1)) for p in params]
     assert got == list(f["y"][0]) and r.best.scores["logmel_l1"] == pytest.approx(float(f["l1_search"][0]), abs=1e-5)
+    # every value each pass tried is scored; the kept one is the best of its block
+    o = np.concatenate([[0], np.cumsum(f["steps"])])
+    assert f["l1_values"].shape == (8, o[-1]) and np.all(np.isfinite(f["l1_values"]))
+    for k in range(len(params)):
+        block = f["l1_values"][:, o[k]:o[k + 1]]
+        assert np.allclose(block[np.arange(8), f["y"][:, k]], block.min(1))
+
+
+def test_soft_targets_share_the_mass_among_values_that_sound_alike():
+    labels = {"steps": np.array([3, 2]), "l1_values": np.array([[0.50, 0.51, 0.90, 0.7, 0.7]], np.float32)}
+    t = switch_head.soft_targets(labels, 0.05)
+    assert np.allclose(t[:, :3].sum(1), 1) and np.allclose(t[:, 3:].sum(1), 1)
+    assert t[0, 0] > t[0, 1] > 0.3 and t[0, 2] < 0.001 and np.allclose(t[0, 3:], 0.5)
+    assert np.allclose(switch_head.soft_targets(labels, 1e-4)[0, :3], [1, 0, 0], atol=1e-6)
 
 
 def test_head_file_records_its_held_out_renders(labelled):
