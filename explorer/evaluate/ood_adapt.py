@@ -9,7 +9,9 @@ training uses them through the surrogate's spectral term only (`--set adapt=DIR/
 Every sound goes through the matching pipeline's own conditioning (`explorer.data.conditioning`: loudness
 to the candidate index's reference, pitch detected and the encoder's copy moved to note 60); the set stores
 the log-mel of that encoder copy (what the model sees and what the surrogate predicts, both at note 60).
-`adapt.npz`: `mels float32 [N, 64, 80]` (log-mel, not normalised), `names [N]`, `kind [N]` ("gm" / "voice"),
+`adapt.npz`: `mels float32 [N, 64, 80]` (log-mel, not normalised), `target_mels float32 [N, 64, 80]` (the
+log-mel of the loudness-normalised sound at its own pitch, what the matching pipeline scores against),
+`notes int [N]` (the detected MIDI note), `names [N]`, `kind [N]` ("gm" / "voice"),
 `valid bool [N]` (a held-out slice: the trainer reports the spectral term on it, and selects on it).
 
 With `--label`, every sound also gets parameters: those of its `--fast` match by the `--index` checkpoint's
@@ -89,7 +91,7 @@ def build(out: str, ref_db: float, n_voices: int = 420, seed: int = 0, valid_fra
         gm = gm[:: max(1, len(gm) // max(1, limit // 2))][: limit // 2]
         voices = voices[: limit - len(gm)]
     jobs = gm + voices
-    mels, names, kinds, notes, labels, label_l1 = [], [], [], [], [], []
+    mels, targets, names, kinds, notes, labels, label_l1 = [], [], [], [], [], [], []
     cfg = MelConfig()
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "x.wav")
@@ -105,6 +107,7 @@ def build(out: str, ref_db: float, n_voices: int = 420, seed: int = 0, valid_fra
                 continue
             c = condition(audio, SAMPLE_RATE, N_SAMPLES, ref_db, name=name)
             mels.append(log_mel(c.encoder_audio, cfg)[0].numpy())
+            targets.append(log_mel(c.audio, cfg)[0].numpy())
             names.append(name)
             kinds.append(kind)
             notes.append(c.note)
@@ -119,6 +122,7 @@ def build(out: str, ref_db: float, n_voices: int = 420, seed: int = 0, valid_fra
     extra = {} if label is None else {"params": np.stack(labels).astype(np.float32),
                                       "label_l1": np.asarray(label_l1, np.float32)}
     np.savez_compressed(os.path.join(out, ADAPT_NPZ), mels=np.stack(mels).astype(np.float32),
+                        target_mels=np.stack(targets).astype(np.float32), notes=np.asarray(notes, np.int64),
                         names=np.asarray(names), kind=np.asarray(kinds), valid=valid, **extra)
     manifest = {"command": "python -m explorer.evaluate.ood_adapt " + " ".join(sys.argv[1:]), "n": len(names),
                 "gm": kinds.count("gm"), "voice": kinds.count("voice"), "valid": int(valid.sum()),

@@ -4,11 +4,13 @@
     python -m explorer.evaluate.switch_train fit --checkpoint C --labels L.npz [L2.npz ...] --out DIR/switches.pt
 
 `label`: for every sound of an adaptation set (`explorer.evaluate.ood_adapt`: GM instruments and vocal
-sketches from outside the dataset and outside the out-of-domain test set), the checkpoint's prediction is
-rendered at note 60 (the set's log-mels are the encoder's note-60 copies) and the matching pipeline's
-switch pass (`explorer.evaluate.discrete`) searches the stepped parameters outside the model's set; the
-values it keeps are the sound's labels. The file keeps the set's log-mels and held-out flags, the labels, the
-mean log-mel L1 of the model alone and after the search, and the encoder fingerprint of the model.
+sketches from outside the dataset and outside the out-of-domain test set), the checkpoint's prediction from
+the encoder's note-60 copy is rendered at the sound's own note and scored against it, as the matching
+pipeline does (sets built before `target_mels` and `notes` were stored: at note 60 against the copy), and
+the pipeline's switch pass (`explorer.evaluate.discrete`) searches the stepped parameters outside the
+model's set; the values it keeps are the sound's labels, and the L1 of every value it tried is kept too
+(soft targets). The file keeps the set's log-mels, targets, notes and held-out flags, the labels, the mean
+log-mel L1 of the model alone and after the search, and the encoder fingerprint of the model.
 `fit`: `explorer.models.switch_head.fit` on the labels' training sounds, then the held-out sounds rendered
 three ways (the model alone, with the head, with the search); their mean log-mel L1 goes into the file.
 """
@@ -30,20 +32,22 @@ from explorer.models.checkpoint import load_model
 from explorer.synth.host import Synth
 
 
-def label(model, synth, mels: np.ndarray, log=print) -> dict[str, np.ndarray]:
-    """The switch step's pass from the model's prediction for each note-60 log-mel `[N, 64, 80]`: the values
-    it keeps (`y [N, S]`) and the log-mel L1 of every value it tried (`l1_values [N, sum(steps)]`, each
-    parameter's block in step order; the value it had when tried scored at the running best)."""
+def label(model, synth, mels: np.ndarray, targets: np.ndarray, notes: np.ndarray, log=print) -> dict[str, np.ndarray]:
+    """The switch step's pass from the model's prediction for each encoder log-mel `mels[N, 64, 80]`, rendered
+    at `notes[N]` and scored against `targets[N, 64, 80]`: the values it keeps (`y [N, S]`) and the log-mel
+    L1 of every value it tried (`l1_values [N, sum(steps)]`, each parameter's block in step order; the
+    value it had when tried scored at the running best)."""
     params = discrete.searchable(synth.params, model.param_indices)
     if not params:
         raise switch_head.SwitchHeadError("the plugin has no stepped parameters outside the model's set: nothing to label")
-    cfg, note = MelConfig(sample_rate=synth.settings.sample_rate), synth.settings.note
+    cfg = MelConfig(sample_rate=synth.settings.sample_rate)
     chunk = max(1, -(-max(p.steps for p in params) // max(1, synth.workers)))
     y, l1_model, l1_search, l1_values, t0 = [], [], [], [], time.time()
     for i, x in enumerate(mels):
-        target = metrics.mel_from_log_mel(torch.from_numpy(np.asarray(x, np.float32)))
+        target = metrics.mel_from_log_mel(torch.from_numpy(np.asarray(targets[i], np.float32)))
+        note = int(notes[i])
 
-        def l1(rows, target=target):
+        def l1(rows, target=target, note=note):
             return metrics.log_mel_l1(target, mel(synth.render(rows, chunk=chunk, note=note), cfg))
 
         start = model.full_params(model.infer(x[None])).astype(np.float64)
@@ -73,15 +77,20 @@ def label(model, synth, mels: np.ndarray, log=print) -> dict[str, np.ndarray]:
 
 
 def held_out_l1(model, synth, labels: dict[str, np.ndarray], head: switch_head.SwitchHead) -> dict[str, float]:
-    """Mean log-mel L1 at note 60 on the held-out sounds: the model alone, with the head, with the search."""
+    """Mean log-mel L1 on the held-out sounds (rendered at their notes): the model alone, with the head,
+    with the search."""
     valid = labels["valid"].astype(bool)
     mels = labels["mels"][valid]
     with torch.no_grad():
         cls = head.classes(head(switch_head.features(model, mels)))
     full = model.full_params(model.infer(mels)).astype(np.float64)
     full[:, [int(i) for i in labels["param_indices"]]] = cls / (labels["steps"].astype(np.float64) - 1)
-    power = mel(synth.render(full, chunk=8), MelConfig(sample_rate=synth.settings.sample_rate))
-    head_l1 = metrics.log_mel_l1(metrics.mel_from_log_mel(torch.from_numpy(mels)), power)
+    cfg, notes = MelConfig(sample_rate=synth.settings.sample_rate), labels["notes"][valid]
+    power = torch.zeros(len(full), cfg.n_mels, cfg.frames, dtype=torch.float64)
+    for note in np.unique(notes):
+        at = np.flatnonzero(notes == note)
+        power[at] = mel(synth.render(full[at], chunk=8, note=int(note)), cfg).double()
+    head_l1 = metrics.log_mel_l1(metrics.mel_from_log_mel(torch.from_numpy(labels["target_mels"][valid])), power)
     return {"sounds": int(valid.sum()), "model": float(labels["l1_model"][valid].mean()),
             "head": float(np.mean(head_l1)), "search": float(labels["l1_search"][valid].mean())}
 
@@ -109,13 +118,20 @@ def main(argv: list[str] | None = None) -> int:
         try:
             f = np.load(args.adapt, allow_pickle=False)
             mels, valid = np.asarray(f["mels"], np.float32), np.asarray(f["valid"], bool)
+            if "target_mels" in f.files:
+                targets, notes = np.asarray(f["target_mels"], np.float32), np.asarray(f["notes"], np.int64)
+            else:
+                print(f"{args.adapt}: no target_mels / notes (an older set): labelling at note 60 against the "
+                      "encoder's copies")
+                targets, notes = mels, np.full(len(mels), 60, np.int64)
         except (OSError, KeyError, ValueError) as e:
             raise SystemExit(f"{args.adapt}: not an adaptation set of explorer.evaluate.ood_adapt ({e})") from e
-        mels, valid = mels[: args.limit], valid[: args.limit]
+        mels, valid, targets, notes = mels[: args.limit], valid[: args.limit], targets[: args.limit], notes[: args.limit]
         with Synth() as synth:
-            out = label(model, synth, mels)
-        np.savez_compressed(args.out, mels=mels, valid=valid, encoder_sha=np.asarray(sha), **out)
-        print(f"wrote {len(mels)} labelled sounds to {args.out}: mean log-mel L1 at note 60, model "
+            out = label(model, synth, mels, targets, notes)
+        np.savez_compressed(args.out, mels=mels, target_mels=targets, notes=notes, valid=valid,
+                            encoder_sha=np.asarray(sha), **out)
+        print(f"wrote {len(mels)} labelled sounds to {args.out}: mean log-mel L1, model "
               f"{out['l1_model'].mean():.3f}, after the switch search {out['l1_search'].mean():.3f}")
         return 0
     try:
@@ -134,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.save(blob, args.out)
     h = record["held_out"]
     print(f"wrote {args.out}: best epoch {record['epoch']}; {h['sounds']} held-out sounds, mean log-mel L1 at "
-          f"note 60: model alone {h['model']:.3f}, with the head {h['head']:.3f}, with the search {h['search']:.3f}")
+          f"their notes: model alone {h['model']:.3f}, with the head {h['head']:.3f}, with the search {h['search']:.3f}")
     return 0
 
 

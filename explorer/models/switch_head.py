@@ -128,8 +128,8 @@ def read_labels(paths: list[str], sha: str) -> dict[str, np.ndarray]:
     for p in paths:
         try:
             f = np.load(p, allow_pickle=False)
-            part = {k: f[k] for k in ("mels", "valid", "y", "param_indices", "steps", "param_names", "l1_model",
-                                      "l1_search", "l1_values", "encoder_sha")}
+            part = {k: f[k] for k in ("mels", "target_mels", "notes", "valid", "y", "param_indices", "steps",
+                                      "param_names", "l1_model", "l1_search", "l1_values", "encoder_sha")}
         except (OSError, KeyError, ValueError) as e:
             raise SwitchHeadError(f"{p}: not a label file of `python -m explorer.evaluate.switch_train label` ({e})") from e
         if str(part["encoder_sha"]) != sha:
@@ -137,8 +137,8 @@ def read_labels(paths: list[str], sha: str) -> dict[str, np.ndarray]:
         if parts and not np.array_equal(part["param_indices"], parts[0]["param_indices"]):
             raise SwitchHeadError(f"{p}: other stepped parameters than {paths[0]}")
         parts.append(part)
-    out = {k: np.concatenate([p[k] for p in parts]) for k in ("mels", "valid", "y", "l1_model", "l1_search",
-                                                              "l1_values")}
+    out = {k: np.concatenate([p[k] for p in parts]) for k in ("mels", "target_mels", "notes", "valid", "y",
+                                                              "l1_model", "l1_search", "l1_values")}
     return {**out, **{k: parts[0][k] for k in ("param_indices", "steps", "param_names")}}
 
 
