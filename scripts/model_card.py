@@ -75,6 +75,21 @@ def _origin(tr: dict) -> list[str]:
     return out
 
 
+def _switch_head(path: str) -> list[str]:
+    """The card's lines on the switch head beside the checkpoint (`explorer.models.switch_head`), if any."""
+    if not os.path.isfile(path):
+        return []
+    h = torch.load(path, map_location="cpu", weights_only=True)
+    held = h["held_out"]
+    return ["## Switch head (`switches.pt`)",
+            (f"- predicts {', '.join(h['param_names'])} from the sound (the model's frozen encoder features); "
+            "the model's candidate in the matching pipeline uses it"),
+            (f"- fitted by `{h['command']}` on labels from the switch step (`python -m explorer.evaluate.switch_train "
+            f"label`; not shipped): best epoch {h['epoch']}, held-out accuracy {h['held_out_accuracy']:.3f}"),
+            (f"- {held['sounds']} held-out sounds, mean log-mel L1 rendered at their notes: model alone "
+            f"{held['model']:.3f}, with the head {held['head']:.3f}, with the switch search {held['search']:.3f}"), ""]
+
+
 def main(ckpt_path: str, results_path: str | None = None) -> None:
     ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     tr = ck.get("train", {})
@@ -110,6 +125,7 @@ def main(ckpt_path: str, results_path: str | None = None) -> None:
             lines.append(f"| {row['name']} | " + " | ".join(cells) + " |")
         lines.append("")
         lines.append("Means over sounds; SC = spectral convergence on linear mel magnitude (1.0 = silence).")
+    lines += _switch_head(os.path.join(os.path.dirname(ckpt_path), "switches.pt"))
     if os.path.isfile(os.path.join(os.path.dirname(ckpt_path), "curves.png")):  # written by scripts/ship.sh
         lines += ["", "## Training curves", "", "![training and validation curves](curves.png)"]
     out = os.path.join(os.path.dirname(ckpt_path), "MODEL_CARD.md")
