@@ -84,10 +84,11 @@ def _switch_head(path: str) -> list[str]:
     return ["## Switch head (`switches.pt`)",
             (f"- predicts {', '.join(h['param_names'])} from the sound (the model's frozen encoder features); "
             "the model's candidate in the matching pipeline uses it"),
-            (f"- fitted by `{h['command']}` on labels from the switch step (`python -m explorer.evaluate.switch_train "
-            f"label`; not shipped): best epoch {h['epoch']}, held-out accuracy {h['held_out_accuracy']:.3f}"),
-            (f"- {held['sounds']} held-out sounds, mean log-mel L1 rendered at their notes: model alone "
-            f"{held['model']:.3f}, with the head {held['head']:.3f}, with the switch search {held['search']:.3f}"), ""]
+            (f"- fitted by `{h['command']}` on labels (`python -m explorer.evaluate.switch_train label`: the "
+            f"switch step's values for outside sounds, the dataset's own for its sounds; not shipped): best epoch {h['epoch']}, held-out accuracy {h['held_out_accuracy']:.3f}"),
+            *[f"- held-out sounds of `{name}`: {r['sounds']}, mean log-mel L1 rendered at their notes: model alone "
+              f"{r['model']:.3f}, with the head {r['head']:.3f}, with the labels' values {r['search']:.3f}"
+              for name, r in zip(h["labels"], held.get("by_file", [held]), strict=False)], ""]
 
 
 def main(ckpt_path: str, results_path: str | None = None) -> None:

@@ -4,7 +4,7 @@
 #   scripts/ship.sh runs/16/flow_dis flow_dis_16 16 [ADAPT]
 #
 # With ADAPT (an adaptation set's adapt.npz, `python -m explorer.evaluate.ood_adapt`), the switch head is
-# labelled on it and fitted (`explorer.evaluate.switch_train`; labels in runs/switch/<NAME>.npz), as
+# labelled on it and on data/ds<P> (`explorer.evaluate.switch_train`; labels in runs/switch/) and fitted, as
 # checkpoints/<NAME>/switches.pt, before the evaluations.
 #
 # Writes checkpoints/<NAME>/{model.pt, latent_map.npz, latent_map.json, umap.pkl, match_index.npz (the
@@ -24,8 +24,10 @@ if [ -n "$ADAPT" ]; then
   mkdir -p runs/switch
   $PY -m explorer.evaluate.switch_train label --checkpoint "checkpoints/$NAME/model.pt" --adapt "$ADAPT" \
     --out "runs/switch/$NAME.npz"
+  $PY -m explorer.evaluate.switch_train label --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P" \
+    --out "runs/switch/${NAME}_ds.npz"
   $PY -m explorer.evaluate.switch_train fit --checkpoint "checkpoints/$NAME/model.pt" \
-    --labels "runs/switch/$NAME.npz" --out "checkpoints/$NAME/switches.pt"
+    --labels "runs/switch/$NAME.npz" "runs/switch/${NAME}_ds.npz" --out "checkpoints/$NAME/switches.pt"
 fi
 $PY -m explorer.app.map_export export --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P"
 $PY -m explorer.evaluate --checkpoint "checkpoints/$NAME/model.pt" --data "data/ds$P" --split test \

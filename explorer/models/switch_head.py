@@ -139,6 +139,7 @@ def read_labels(paths: list[str], sha: str) -> dict[str, np.ndarray]:
         parts.append(part)
     out = {k: np.concatenate([p[k] for p in parts]) for k in ("mels", "target_mels", "notes", "valid", "y",
                                                               "l1_model", "l1_search", "l1_values")}
+    out["source"] = np.concatenate([np.full(len(p["y"]), k) for k, p in enumerate(parts)])  # index into `paths`
     return {**out, **{k: parts[0][k] for k in ("param_indices", "steps", "param_names")}}
 
 

@@ -132,3 +132,25 @@ def test_fit_learns_a_rule_of_the_sound(tmp_path, one_thread):
     head, record = switch_head.fit(model, labels, epochs=20, log=lambda *_: None)
     assert record["held_out_accuracy"] > 0.9
     assert head.classes(head(switch_head.features(model, mels[:4]))).shape == (4, 2)
+
+
+def test_dataset_sounds_are_labelled_with_their_own_values(synth, tmp_path, one_thread):
+    from explorer.data.dataset import build, load_dataset
+
+    build("16", str(tmp_path / "ds"), size=60, seed=3, limit=40, workers=2)
+    ck = make_debug_checkpoint(tmp_path / "model.pt", n_params=P, n_plugin=len(synth.params))
+    assert switch_train.main(["label", "--checkpoint", str(ck), "--data", str(tmp_path / "ds"), "--limit", "12",
+                              "--out", str(tmp_path / "l.npz")]) == 0
+    f, ds = np.load(tmp_path / "l.npz"), load_dataset(str(tmp_path / "ds"))
+    n_valid = min(2, len(ds.indices("valid")))
+    assert len(f["y"]) == min(12, len(ds.indices("train"))) + n_valid and f["valid"].sum() == n_valid
+    rows = [int(np.flatnonzero((ds.mels == m).all((1, 2)))[0]) for m in f["mels"]]
+    assert {int(ds.split[r]) for r in rows} <= {0, 1} and np.array_equal(np.asarray(ds.split[rows]) == 1, f["valid"])
+    for k, (i, s) in enumerate(zip(f["param_indices"], f["steps"], strict=True)):
+        assert np.array_equal(f["y"][:, k], np.rint(ds.full_params[rows, i] * (s - 1)))
+    o = np.concatenate([[0], np.cumsum(f["steps"])])
+    assert all(np.array_equal(np.argmin(f["l1_values"][:, o[k]:o[k + 1]], 1), f["y"][:, k]) for k in range(len(o) - 1))
+    assert np.all(f["notes"] == 60) and np.array_equal(f["target_mels"], f["mels"])
+    # the label files' sources are reported apart
+    labels = switch_head.read_labels([str(tmp_path / "l.npz")] * 2, str(f["encoder_sha"]))
+    assert np.array_equal(labels["source"], np.repeat([0, 1], len(f["y"])))
