@@ -210,7 +210,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device | None = None
             raise CheckpointError(str(e)) from e
         if head.blob.get("encoder_sha") != switch_head.encoder_sha(model):
             raise CheckpointError(f"{head_path} was fitted on another model's encoder than {path}; fit it again "
-                                  "with python -m explorer.models.switch_head")
+                                  "with python -m explorer.evaluate.switch_train")
         model.switches = head
     return model
 

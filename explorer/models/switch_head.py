@@ -108,7 +108,11 @@ class Switches:
             raise SwitchHeadError(f"{path}: cannot read a switch head ({e})") from e
         if not isinstance(blob, dict) or blob.get("format") != FORMAT:
             raise SwitchHeadError(f"{path}: not a switch head file (format {FORMAT})")
-        return cls(blob)
+        try:
+            return cls(blob)
+        except (KeyError, RuntimeError, TypeError, ValueError) as e:
+            raise SwitchHeadError(f"{path}: a malformed switch head ({e}); fit it again with "
+                                  "python -m explorer.evaluate.switch_train") from e
 
     def values(self, model, logmel: np.ndarray | Tensor) -> np.ndarray:
         """Predicted values in [0, 1] `np.ndarray[B, S]` (step k of n -> k / (n - 1))."""

@@ -115,6 +115,10 @@ def test_a_head_or_labels_of_another_model_are_refused(labelled, tmp_path):
     other.with_name(switch_head.FILE_NAME).write_bytes(b"not a torch file")
     with pytest.raises(CheckpointError, match="cannot read a switch head"):
         load_model(other)
+    blob = torch.load(root / "head.pt", weights_only=True)
+    torch.save({**blob, "steps": blob["steps"][:-1]}, other.with_name(switch_head.FILE_NAME))  # wrong shapes
+    with pytest.raises(CheckpointError, match="malformed switch head"):
+        load_model(other)
     with pytest.raises(SystemExit, match="another model's predictions"):
         switch_train.main(["fit", "--checkpoint", str(other), "--labels", str(root / "labels.npz"),
                           "--out", str(tmp_path / "h.pt")])
