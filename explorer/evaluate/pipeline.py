@@ -40,7 +40,8 @@ import numpy as np
 import torch
 
 from explorer.data.features import LOG_EPS, MelConfig, mel
-from explorer.evaluate import discrete, metrics
+from explorer.evaluate import discrete
+from explorer.evaluate.refine import refine, render_scores
 
 EXPLORE_SIGMA = 0.3  # latent neighbours: noise in units of the index's per-dim spread
 L1_SLACK = 0.02  # FAST's
@@ -169,15 +170,6 @@ class MatchPipeline:
         res.conditioned = c
         return res
 
-    def _render_score(self, target_lm: torch.Tensor, full: np.ndarray, note: int
-                      ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        chunk = max(1, math.ceil(len(full) / max(1, self.synth.workers)))
-        audio = self.synth.render(full, chunk=chunk, note=note)
-        power = mel(audio, self.cfg)
-        target = metrics.mel_from_log_mel(target_lm)
-        return audio, {"logmel_l1": metrics.log_mel_l1(target, power), "sc": metrics.spectral_convergence(target, power),
-                       "sc_ln": metrics.spectral_convergence_gain(target, power)}
-
     def match_target(self, target_logmel: torch.Tensor | np.ndarray, encoder_logmel: torch.Tensor | np.ndarray,
                      note: int, budget: Budget = DEFAULT, progress: Progress | None = None,
                      t0: float | None = None) -> MatchResult:
@@ -223,8 +215,8 @@ class MatchPipeline:
             if switch_params:
                 until = None if budget.seconds is None else (time.perf_counter() - t0 + budget.seconds) / 2
 
-                def keep_going(renders, done=done):
-                    self._report(progress, "switches", done + renders, planned, cands, budget.l1_slack)
+                def keep_going(renders, best, done=done):  # best: the switch pass's best so far
+                    self._report(progress, "switches", done + renders, planned, [*cands, best], budget.l1_slack)
                     return until is None or time.perf_counter() - t0 < until
 
                 found, renders = self._switches(tgt, rank(cands, budget.l1_slack)[0], note, switch_params, keep_going)
@@ -252,7 +244,7 @@ class MatchPipeline:
         return MatchResult(ranked, int(note), done, time.perf_counter() - t0, cancelled, None, history)
 
     def _evaluate(self, tgt, full, note, kinds, names, zs, rows) -> list[Candidate]:
-        audio, comp = self._render_score(tgt, np.asarray(full, np.float64), note)
+        audio, comp = render_scores(self.synth, tgt, np.asarray(full, np.float64), note, self.cfg)
         return [Candidate(kinds[i], names[i], np.asarray(full[i], np.float64),
                           {k: float(v[i]) for k, v in comp.items()}, audio[i], zs[i], rows[i])
                 for i in range(len(full))]
@@ -268,7 +260,8 @@ class MatchPipeline:
             best.update(c=min([best.get("c", start), *found], key=lambda c: c.scores["logmel_l1"]))
             return [c.scores["logmel_l1"] for c in found]
 
-        _, _, renders = discrete.coordinate_pass(start.full, start.scores["logmel_l1"], params, score, keep_going)
+        _, _, renders = discrete.coordinate_pass(start.full, start.scores["logmel_l1"], params, score,
+                                                 lambda n: keep_going(n, best.get("c", start)))
         return ([best["c"]] if best.get("c", start) is not start else []), renders
 
     def _report(self, progress, stage, done, planned, cands, slack) -> None:
@@ -277,8 +270,6 @@ class MatchPipeline:
 
     def _refine(self, tgt, start: Candidate, note, budget, t0, progress, done0, planned, cands, renders, deadline,
                 l1_steps=True):
-        from explorer.evaluate.refine import refine
-
         best_now = {"c": start}
 
         def on_improve(v_full, comp):

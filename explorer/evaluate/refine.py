@@ -79,6 +79,18 @@ def power_components(target_logmel: torch.Tensor, out_power: torch.Tensor) -> di
             "sc": metrics.spectral_convergence(target_power, out_power)}
 
 
+def render_scores(synth, target_logmel: torch.Tensor, full: np.ndarray, note: int | None = None,
+                  cfg: MelConfig | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Render full plugin vectors `full[N, n_plugin]` at `note`, spread over every worker, and score them
+    against `target_logmel[64, 80]` -> (audio `[N, T]`, {logmel_l1, sc, sc_ln: `[N]`}): the matching
+    pipeline's candidates and the switch head's labels are scored this one way."""
+    chunk = max(1, math.ceil(len(full) / max(1, synth.workers)))
+    audio = synth.render(full, chunk=chunk, note=note)
+    power = mel(audio, cfg or MelConfig(sample_rate=synth.settings.sample_rate))
+    target = metrics.mel_from_log_mel(target_logmel)
+    return audio, {**power_components(target_logmel, power), "sc_ln": metrics.spectral_convergence_gain(target, power)}
+
+
 def objective(comp: dict[str, np.ndarray], loss: str, ref: dict[str, float] | None = None) -> np.ndarray:
     """Combine `components` into the loss CMA-ES minimises.
 

@@ -32,6 +32,7 @@ import torch
 
 from explorer.data.features import MelConfig, mel
 from explorer.evaluate import discrete, metrics
+from explorer.evaluate.refine import render_scores
 from explorer.models import switch_head
 from explorer.models.checkpoint import load_model
 from explorer.synth.host import Synth
@@ -50,15 +51,12 @@ def label(model, synth, mels: np.ndarray, targets: np.ndarray, notes: np.ndarray
     params = discrete.searchable(synth.params, model.param_indices)
     if not params:
         raise switch_head.SwitchHeadError("the plugin has no stepped parameters outside the model's set: nothing to label")
-    cfg = MelConfig(sample_rate=synth.settings.sample_rate)
-    chunk = max(1, -(-max(p.steps for p in params) // max(1, synth.workers)))
     y, l1_model, l1_search, l1_values, t0 = [], [], [], [], time.time()
     for i, x in enumerate(mels):
-        target = metrics.mel_from_log_mel(torch.from_numpy(np.asarray(targets[i], np.float32)))
-        note = int(notes[i])
+        target, note = torch.from_numpy(np.asarray(targets[i], np.float32)), int(notes[i])
 
-        def l1(rows, target=target, note=note):
-            return metrics.log_mel_l1(target, mel(synth.render(rows, chunk=chunk, note=note), cfg))
+        def l1(rows, target=target, note=note):  # as the pipeline scores its candidates
+            return render_scores(synth, target, rows, note)[1]["logmel_l1"]
 
         start = model.full_params(model.infer(x[None])).astype(np.float64)
         best = [float(l1(start)[0])]
@@ -110,7 +108,12 @@ def dataset_labels(model, synth, data: str, n: int, seed: int = 0) -> dict[str, 
     own = start.copy()
     own[:, [p.index for p in params]] = y / (np.asarray([p.steps for p in params]) - 1)
     cfg, target = MelConfig(sample_rate=synth.settings.sample_rate), metrics.mel_from_log_mel(torch.from_numpy(mels))
-    l1 = [metrics.log_mel_l1(target, mel(synth.render(v, chunk=16), cfg)) for v in (start, own)]
+    l1_start = metrics.log_mel_l1(target, mel(synth.render(start, chunk=16), cfg))
+    l1_own = l1_start.copy()  # rendered again only where the sound's own stepped values differ from the start's
+    differ = np.flatnonzero(np.any(own != start, axis=1))
+    if len(differ):
+        l1_own[differ] = metrics.log_mel_l1(target[differ], mel(synth.render(own[differ], chunk=16), cfg))
+    l1 = [l1_start, l1_own]
     return {"mels": mels, "target_mels": mels, "notes": np.full(len(rows), synth.settings.note, np.int64),
             "valid": np.arange(len(rows)) >= len(pick[0]), "y": y,
             "param_indices": np.asarray([p.index for p in params]), "steps": np.asarray([p.steps for p in params]),

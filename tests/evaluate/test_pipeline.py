@@ -105,9 +105,13 @@ def test_switches_reach_a_filter_type_the_model_cannot_set(pipe, one_thread):
     assert abs(full[ftype] - high_pass[ftype]) > 0.2  # the model's sounds use another filter
     target = log_mel(pipe.synth.render(high_pass[None])[0])[0]
     budget = Budget(renders=0, seconds=None, k_logmel=4, k_latent=0, explore=0)
-    res = pipe.match_target(target, target, 60, budget)
+    shown = []
+    res = pipe.match_target(target, target, 60, budget,
+                            lambda stage, done, total, b: shown.append((stage, b.kind, float(b.full[ftype]))))
     params = discrete.searchable(pipe.synth.params, pipe.model.param_indices)
     assert "filter_type" in {p.name for p in params} and all(2 <= p.steps <= 8 for p in params)
+    # the progress shows the switch pass's best as it goes: the high-pass, before the parameters after it
+    assert params[-1].name != "filter_type" and ("switches", "switches", 0.25) in shown
     assert res.renders == 1 + 4 + discrete.planned(params)
     best = res.best
     assert best.kind == "switches"
