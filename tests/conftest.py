@@ -36,3 +36,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def crash_vector(synth, pmap):
+    """A parameter vector the plugin crashes on: amsynth 1.13 aborts its render (an assertion in its square-wave
+    oscillator, SIGABRT) on its initial preset with the LFO's second waveform at exactly this LFO rate; the
+    matching pipeline's search ran into it on an out-of-domain voice. If a newer amsynth renders it, the
+    crash tests fail and need another vector."""
+    v = pmap.to_normalised({})
+    v[synth.param_index("lfo_freq")] = 0.06119338666234566
+    v[synth.param_index("lfo_waveform")] = 1 / 6
+    return v

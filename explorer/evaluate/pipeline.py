@@ -27,6 +27,7 @@ the plain sum picked sounds 8 % worse in log-mel L1 than the nearest preset (17 
 slack 4 % worse (4 % better in SC); with 200 refine renders the plain sum did better on SC (0.314 vs
 0.368) for a little log-mel L1 (0.245 vs 0.232), so refinement keeps the plain sum.
 `FAST` renders the candidates only (no 3 to 5). Steps 3 and 4 start from the first-ranked candidate.
+A candidate the plugin crashes on (`refine.render_scores`: scored inf) is never a start and never returned.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import torch
 from explorer.data.features import LOG_EPS, MelConfig, mel
 from explorer.evaluate import discrete
 from explorer.evaluate.refine import refine, render_scores
+from explorer.synth.host import SynthError
 
 EXPLORE_SIGMA = 0.3  # latent neighbours: noise in units of the index's per-dim spread
 L1_SLACK = 0.02  # FAST's
@@ -224,7 +226,7 @@ class MatchPipeline:
                 done += renders
             history: list[dict] = []  # refinement after refinement
             before = done
-            starts = rank(cands, budget.l1_slack)[: max(1, budget.starts)]
+            starts = [c for c in rank(cands, budget.l1_slack) if math.isfinite(c.score)][: max(1, budget.starts)]
             for i, start in enumerate(starts):
                 now = time.perf_counter() - t0
                 left = None if budget.seconds is None else budget.seconds - now
@@ -240,7 +242,9 @@ class MatchPipeline:
                 history += hist
         except Cancelled:
             cancelled, history = True, []
-        ranked = rank(cands, budget.l1_slack)
+        ranked = [c for c in rank(cands, budget.l1_slack) if math.isfinite(c.score)]  # not those the plugin crashed on
+        if not ranked:
+            raise SynthError("the synth plugin crashed on every candidate; nothing to return")
         return MatchResult(ranked, int(note), done, time.perf_counter() - t0, cancelled, None, history)
 
     def _evaluate(self, tgt, full, note, kinds, names, zs, rows) -> list[Candidate]:

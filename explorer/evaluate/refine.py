@@ -83,12 +83,16 @@ def render_scores(synth, target_logmel: torch.Tensor, full: np.ndarray, note: in
                   cfg: MelConfig | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Render full plugin vectors `full[N, n_plugin]` at `note`, spread over every worker, and score them
     against `target_logmel[64, 80]` -> (audio `[N, T]`, {logmel_l1, sc, sc_ln: `[N]`}): the matching
-    pipeline's candidates and the switch head's labels are scored this one way."""
-    chunk = max(1, math.ceil(len(full) / max(1, synth.workers)))
-    audio = synth.render(full, chunk=chunk, note=note)
+    pipeline's candidates and the switch head's labels are scored this one way. A vector the plugin crashes
+    on (`Synth.render`'s `failed`) scores inf on every metric: it can never be picked."""
+    chunk, failed = max(1, math.ceil(len(full) / max(1, synth.workers))), []
+    audio = synth.render(full, chunk=chunk, note=note, failed=failed)
     power = mel(audio, cfg or MelConfig(sample_rate=synth.settings.sample_rate))
     target = metrics.mel_from_log_mel(target_logmel)
-    return audio, {**power_components(target_logmel, power), "sc_ln": metrics.spectral_convergence_gain(target, power)}
+    scores = {**power_components(target_logmel, power), "sc_ln": metrics.spectral_convergence_gain(target, power)}
+    for v in scores.values():
+        v[failed] = np.inf
+    return audio, scores
 
 
 def objective(comp: dict[str, np.ndarray], loss: str, ref: dict[str, float] | None = None) -> np.ndarray:
@@ -122,9 +126,10 @@ def add_refine_arguments(ap: argparse.ArgumentParser, refine_help: str) -> None:
 
 
 def _render(synth, full: np.ndarray, note: int | None = None) -> np.ndarray:
-    """Render `full[N, n_plugin]` (at `note`, default the synth's) with the batch spread over every worker."""
+    """Render `full[N, n_plugin]` (at `note`, default the synth's) with the batch spread over every worker.
+    A vector the plugin crashes on plays silence: the search scores it as such and moves on."""
     chunk = max(1, math.ceil(len(full) / max(1, synth.workers)))
-    return synth.render(full, chunk=chunk, note=note)
+    return synth.render(full, chunk=chunk, note=note, failed=[])
 
 
 def refine(synth, target: np.ndarray | torch.Tensor, v0_full: np.ndarray, free_indices: Sequence[int],

@@ -134,9 +134,14 @@ def evaluate(args: argparse.Namespace) -> dict:
             t0 = time.time()
             v = infer_params(model, targets.logmel)
             full = model.full_params(v)
-            audio = synth.render(full, progress=not args.quiet)
+            crashed: list[int] = []  # predictions the plugin crashes on play (and score as) silence, said here
+            audio = synth.render(full, progress=not args.quiet, failed=crashed)
+            if crashed:
+                print(f"warning: the synth plugin crashed on {len(crashed)} of {n} predictions (rows {crashed[:8]}); "
+                      "they are scored as the silence they play", file=sys.stderr)
             rows.append(_row(args.name or model.name, "model", score(targets, audio, v, cfg), time.time() - t0,
-                             model=model.name, checkpoint=args.checkpoint, train=train_info(model)))
+                             model=model.name, checkpoint=args.checkpoint, train=train_info(model),
+                             **({"crashed": crashed} if crashed else {})))
             if args.refine:
                 from explorer.evaluate.refine import refine
 
@@ -152,7 +157,7 @@ def evaluate(args: argparse.Namespace) -> dict:
                         print(f"refine {i + 1}/{n}: log-mel L1 {starts[-1]:.3f} -> {ends[-1]:.3f} "
                               f"({hist[-1]['seconds']:.1f} s)", file=sys.stderr)
                 refined = np.stack(refined)
-                audio_r = synth.render(refined)
+                audio_r = synth.render(refined, failed=[])  # silent where the start was and stayed
                 v_r = refined[:, model.param_indices]
                 suffix = ("" if args.refine_loss == "mix" else f"-{args.refine_loss}") + (
                     "" if args.refine_method == "lm" else f"-{args.refine_method}")

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Self
 
 import numpy as np
+from tqdm import tqdm
 
 DEFAULT_PLUGIN = os.environ.get("EXPLORER_PLUGIN", "/usr/lib/vst/amsynth_vst.so")
 INSTALL_HINT = (
@@ -82,21 +83,21 @@ class _Worker:
         # drain stderr continuously (plugin chatter) so the worker never blocks on a full pipe
         self.stderr_tail: list[str] = []
         threading.Thread(target=self._drain, daemon=True).start()
-        self.n_params = self._read()
+        self.n_params = self._read(loading=True)
 
     def _drain(self) -> None:
         for line in self.proc.stderr:
             self.stderr_tail = (self.stderr_tail + [line.decode(errors="replace").rstrip()])[-20:]
 
-    def _read(self):
+    def _read(self, loading: bool = False):
         try:
             status, value = pickle.load(self.proc.stdout)
         except EOFError:
             self.proc.wait(timeout=5)
             tail = "\n".join(self.stderr_tail[-5:])
             raise SynthError(f"synth worker exited (code {self.proc.returncode}). {tail}") from None
-        if status != "ok":
-            tail = [ln for ln in self.stderr_tail[-4:] if "Error" in ln or "error" in ln]
+        if status != "ok":  # a command's error says what went wrong; a load error may need the plugin's words
+            tail = [ln for ln in self.stderr_tail[-4:] if "Error" in ln or "error" in ln] if loading else []
             raise SynthError(value + (f" ({tail[-1]})" if tail else ""))
         return value
 
@@ -232,11 +233,13 @@ class Synth:
         return (rows, note, velocity, s.hold, s.duration)
 
     def render(self, params: np.ndarray, progress: bool = False, chunk: int = 16, note: int | None = None,
-               velocity: int | None = None) -> np.ndarray:
+               velocity: int | None = None, failed: list[int] | None = None) -> np.ndarray:
         """Render `params[N, P]` (normalised, full plugin vectors) -> `audio[N, T]` float32, at the settings'
         MIDI note and velocity unless `note` / `velocity` are given (the models always use the settings'), e.g.
         a matched input's own pitch. Chunks of at most `chunk` rows, and at least one per worker, run on idle
-        workers in parallel."""
+        workers in parallel. A row on which the plugin crashes raises `SynthError` naming the row and the
+        plugin's message, after every other row is rendered; with a list as `failed` it is silent instead and
+        its position goes into `failed` (searches that must get past such corners of the plugin)."""
         params = self._check(params)
         self._payload(params[:0], note, velocity)  # refuse a bad note before any work
         n = len(params)
@@ -245,15 +248,14 @@ class Synth:
             return out
         chunk = max(1, min(chunk, -(-n // len(self._workers))))
         chunks = [(i, min(n, i + chunk)) for i in range(0, n, chunk)]
-        bar = None
-        if progress:
-            from tqdm import tqdm
+        bar = tqdm(total=n, desc="render", unit="sound") if progress else None
 
-            bar = tqdm(total=n, desc="render", unit="sound")
+        crashed: list[tuple[int, str]] = []
 
         def run(span):
             a, b = span
-            out[a:b] = self._call("render", self._payload(params[a:b], note, velocity))
+            out[a:b], bad = self._call("render", self._payload(params[a:b], note, velocity))
+            crashed.extend((a + k, msg) for k, msg in bad)
             if bar is not None:
                 bar.update(b - a)
 
@@ -266,6 +268,12 @@ class Synth:
         finally:
             if bar is not None:
                 bar.close()
+        if crashed:
+            crashed.sort()
+            if failed is None:
+                raise SynthError(f"{len(crashed)} of {n} parameter vectors could not be rendered; row {crashed[0][0]}: "
+                                 f"{crashed[0][1]}")
+            failed.extend(i for i, _ in crashed)
         return out
 
     def render_one(self, values: np.ndarray, note: int | None = None, velocity: int | None = None) -> np.ndarray:

@@ -9,6 +9,10 @@ parameters, whatever was rendered before and in whichever process.
 
 Protocol: pickled (command, payload) tuples on stdin, pickled ("ok", result) or ("error", message) on
 the original stdout. The plugin's own prints are sent to stderr so they cannot corrupt the protocol.
+"render" answers (audio[N, T], [(row, message)] for the rows whose child died): a plugin may crash on
+some parameter values (amsynth 1.13 aborts on an assertion in its square-wave oscillator for the LFO's
+second waveform at a few LFO rates), and the worker keeps serving; the message gives the signal and the
+child's last stderr line (the assertion).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import mmap
 import os
 import pickle
+import signal
 import sys
+import tempfile
 import time
 import traceback
 from functools import partial
@@ -33,12 +39,33 @@ def _load(plugin_path: str, sample_rate: int, block: int):
     return engine, proc
 
 
+class ChildFailed(RuntimeError):
+    """A render child died: the plugin crashed (an assertion, a segfault) or raised."""
+
+
+_ERRLOG = None  # a file the children's stderr goes to, so a crash's last words reach the host in its message
+
+
+def _child_output() -> str:
+    """What the last child wrote to stderr (the plugin's own message on a crash)."""
+    if _ERRLOG is None:
+        return ""
+    _ERRLOG.seek(0)
+    return _ERRLOG.read().decode(errors="replace")
+
+
 def _forked(fn, out_bytes: int) -> bytes:
-    """Run fn() in a forked child; fn returns bytes of length <= out_bytes, passed back through shared memory."""
+    """Run fn() in a forked child; fn returns bytes of length <= out_bytes, passed back through shared memory.
+    Raises `ChildFailed` naming the signal or exit code and the child's last stderr line."""
     shm = mmap.mmap(-1, out_bytes + 8)
+    if _ERRLOG is not None:
+        _ERRLOG.seek(0)
+        _ERRLOG.truncate()
     pid = os.fork()
     if pid == 0:  # child: pristine copy of the loaded plugin
         code = 0
+        if _ERRLOG is not None:
+            os.dup2(_ERRLOG.fileno(), 2)
         try:
             data = fn()
             shm[:8] = len(data).to_bytes(8, "little")
@@ -46,10 +73,18 @@ def _forked(fn, out_bytes: int) -> bytes:
         except BaseException:  # noqa: BLE001 - the child reports any failure through its exit code
             traceback.print_exc()
             code = 1
+        sys.stderr.flush()
         os._exit(code)
     _, status = os.waitpid(pid, 0)
+    said = _child_output()
     if status != 0:
-        raise RuntimeError(f"render child failed (wait status {status}); see stderr")
+        shm.close()
+        how = (f"signal {os.WTERMSIG(status)}, {signal.Signals(os.WTERMSIG(status)).name}" if os.WIFSIGNALED(status)
+               else f"exit code {os.WEXITSTATUS(status)}")
+        last = [ln.strip() for ln in said.splitlines() if ln.strip()]
+        raise ChildFailed(f"the plugin crashed ({how})" + (f": {last[-1][:300]}" if last else ""))
+    if said:
+        sys.stderr.write(said)  # the plugin's chatter, as before
     n = int.from_bytes(shm[:8], "little")
     data = bytes(shm[8 : 8 + n])
     shm.close()
@@ -116,6 +151,8 @@ def main() -> None:
         pickle.dump(obj, proto_out, protocol=pickle.HIGHEST_PROTOCOL)
         proto_out.flush()
 
+    global _ERRLOG
+    _ERRLOG = tempfile.TemporaryFile()  # noqa: SIM115 - open for the worker's whole life
     try:
         engine, proc = _load(plugin_path, sample_rate, block)
         n_params = proc.get_plugin_parameter_size()
@@ -135,12 +172,16 @@ def main() -> None:
             elif cmd == "render":
                 params, note, velocity, hold, duration = payload
                 n_out = round(duration * sample_rate)
-                out = np.zeros((len(params), n_out), np.float32)
+                out, failed = np.zeros((len(params), n_out), np.float32), []
                 for k, row in enumerate(params):
                     job = partial(_render, engine, proc, row, note, velocity, hold, duration, n_out)
-                    buf = np.frombuffer(_forked(job, n_out * 4), np.float32)
+                    try:
+                        buf = np.frombuffer(_forked(job, n_out * 4), np.float32)
+                    except ChildFailed as exc:  # this row stays silent; the host decides what that means
+                        failed.append((k, str(exc)))
+                        continue
                     out[k, : len(buf)] = buf
-                result = out
+                result = (out, failed)
             elif cmd == "render_texts":  # one row -> (audio, texts), from one child
                 params, note, velocity, hold, duration = payload
                 n_out = round(duration * sample_rate)

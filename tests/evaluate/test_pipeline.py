@@ -168,3 +168,35 @@ def test_coordinate_pass_keeps_only_improvements():
     cut, _, renders = discrete.coordinate_pass(start, float(score(start[None])[0]), picked, score, first_only)
     assert asked == [0, 2] and renders == 2
     np.testing.assert_array_equal(cut, [1.0, 0.3, 0.75, 0.9])  # "c" never tried
+
+
+def test_the_pipeline_gets_past_a_plugin_crash_and_never_returns_it(pipe, pmap, crash_vector, one_thread):
+    """Every candidate of the index: amsynth's initial preset at the LFO rate on which the LFO's second waveform
+    crashes the plugin (the `crash_vector` fixture). The switch step tries that waveform: the render crashes,
+    scores inf, and the match goes on; nothing returned plays it."""
+    import copy
+    from dataclasses import replace
+
+    from explorer.evaluate.refine import render_scores
+
+    synth, init, bad = pipe.synth, pmap.to_normalised({}), crash_vector
+    ok = bad.copy()
+    ok[synth.param_index("lfo_waveform")] = init[synth.param_index("lfo_waveform")]
+    target = log_mel(synth.render(ok[None]))[0]
+    _, scores = render_scores(synth, target, np.stack([bad, ok]), 60)
+    assert all(np.isinf(v[0]) and np.isfinite(v[1]) for v in scores.values()) and scores["logmel_l1"][1] < 1e-6
+
+    model = copy.copy(pipe.model)  # the debug model with the plugin's initial preset outside its parameters
+    model.default_values = init.astype(np.float32)
+    assert synth.param_index("lfo_freq") in model.param_indices
+    assert synth.param_index("lfo_waveform") not in model.param_indices
+    idx = pipe.index
+    index = replace(idx, params=np.tile(ok[model.param_indices], (len(idx), 1)).astype(np.float32))
+    res = MatchPipeline(model, synth, index).match_target(target, target, 60,
+                                                          Budget(renders=0, seconds=None, k_logmel=2, k_latent=0, explore=0))
+    params = discrete.searchable(synth.params, model.param_indices)
+    assert res.renders == 1 + 2 + discrete.planned(params)  # the whole switch pass ran, crash included
+    wave, freq = synth.param_index("lfo_waveform"), synth.param_index("lfo_freq")
+    assert res.best.scores["logmel_l1"] < 1e-6 and all(np.isfinite(c.score) for c in res.candidates)
+    assert not any(abs(c.full[wave] - bad[wave]) < 1e-6 and abs(c.full[freq] - bad[freq]) < 1e-7
+                   for c in res.candidates)

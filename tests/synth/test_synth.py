@@ -71,3 +71,21 @@ def test_wrong_shape_and_nan_rejected_and_host_keeps_working(synth):
     with pytest.raises(SynthError, match="NaN"):
         synth.render(np.full((1, 41), np.nan))
     assert synth.render(np.full((1, 41), 0.5)).shape == (1, 88200)
+
+
+
+def test_a_plugin_crash_names_the_row_and_the_plugin_message_and_the_host_keeps_serving(synth, pmap, crash_vector):
+    ok, bad = pmap.to_normalised({}), crash_vector
+    first = synth.render(ok[None])[0]
+    with pytest.raises(SynthError) as e:
+        synth.render(np.stack([ok, bad, ok]))
+    msg = str(e.value)
+    assert "1 of 3" in msg and "row 1" in msg and "SIGABRT" in msg and "Assertion" in msg
+    assert ".local" not in msg  # not the plugin's start-up chatter
+    failed: list[int] = []
+    audio = synth.render(np.stack([bad, ok, bad]), failed=failed)
+    assert failed == [0, 2] and not audio[0].any() and not audio[2].any()
+    assert np.array_equal(audio[1], first) and np.array_equal(synth.render(ok[None])[0], first)
+    with pytest.raises(SynthError, match="crashed"):
+        synth.render_with_texts(bad)
+
