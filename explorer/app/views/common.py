@@ -14,6 +14,7 @@ import gradio as gr
 from explorer.app import actions as A
 from explorer.app import plots
 from explorer.app.session_order import SessionOrder
+from explorer.synth.host import SynthError
 
 log = logging.getLogger("flowsynth.app")
 STATUS_AT = 6  # index of the status box in `Ctx.main`
@@ -89,6 +90,9 @@ def guard(n_out: int, status_at: int):
                 return fn(*args, **kw)
             except A.UserError as exc:
                 msg = str(exc)
+            except SynthError as exc:  # e.g. the plugin crashed on these values: nothing changed, say so
+                log.warning("synth error: %s", exc)
+                msg = f"the synth could not play this, nothing was changed: {exc}"
             except Exception as exc:  # noqa: BLE001 - never crash the session
                 log.error("action failed: %s", traceback.format_exc())
                 msg = f"internal error: {type(exc).__name__}: {exc}"
