@@ -79,10 +79,11 @@ def _forked(fn, out_bytes: int) -> bytes:
     said = _child_output()
     if status != 0:
         shm.close()
-        how = (f"signal {os.WTERMSIG(status)}, {signal.Signals(os.WTERMSIG(status)).name}" if os.WIFSIGNALED(status)
-               else f"exit code {os.WEXITSTATUS(status)}")
+        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        how = (f"the plugin crashed (signal {sig}{f', {signal.Signals(sig).name}' if sig in set(signal.Signals) else ''})"
+               if sig is not None else f"the render failed (exit code {os.WEXITSTATUS(status)})")
         last = [ln.strip() for ln in said.splitlines() if ln.strip()]
-        raise ChildFailed(f"the plugin crashed ({how})" + (f": {last[-1][:300]}" if last else ""))
+        raise ChildFailed(how + (f": {last[-1][:300]}" if last else ""))
     if said:
         sys.stderr.write(said)  # the plugin's chatter, as before
     n = int.from_bytes(shm[:8], "little")
