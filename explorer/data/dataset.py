@@ -133,20 +133,27 @@ def plan(human: np.ndarray, size: int, steps: list[int], seed: int):
 
 
 def _blocks(synth, full: np.ndarray):
-    """Yield (start, audio) blocks of renders; the next block renders while the caller works on this one.
+    """Yield (start, audio, crashed) blocks of renders; the next block renders while the caller works on this
+    one. `crashed`: the block's rows the plugin crashed on (silent in `audio`, so dropped as silent sounds;
+    the same rows whichever backend renders them, since a crash is as deterministic as a render).
 
     A block holds about four render chunks per worker (a multiple of CHUNK), so a large pool is kept busy.
     """
     n = len(full)
     block = min(MAX_BLOCK, CHUNK * max(1, -(-4 * synth.workers * 16 // CHUNK)))
     starts = list(range(0, n, block))
+
+    def render(a):
+        failed: list[int] = []
+        return synth.render(full[a : a + block], failed=failed), failed
+
     with ThreadPoolExecutor(1) as ex:
-        pending = ex.submit(synth.render, full[:block]) if n else None
+        pending = ex.submit(render, 0) if n else None
         for k, a in enumerate(starts):
-            audio = pending.result()
+            audio, crashed = pending.result()
             if k + 1 < len(starts):
-                pending = ex.submit(synth.render, full[starts[k + 1] : starts[k + 1] + block])
-            yield a, audio
+                pending = ex.submit(render, starts[k + 1])
+            yield a, audio, crashed
 
 
 def build(param_set: str, out: str, size: int = 10000, seed: int = 0, limit: int | None = None,
@@ -195,7 +202,9 @@ def build(param_set: str, out: str, size: int = 10000, seed: int = 0, limit: int
         from tqdm import tqdm
 
         bar = tqdm(total=n, desc=f"build ds{param_set}", unit="sound", file=sys.stderr)
-        for start, block in _blocks(synth, full):
+        crashed: list[int] = []
+        for start, block, failed in _blocks(synth, full):
+            crashed += [start + k for k in failed]
             for c in range(0, len(block), CHUNK):
                 audio, a = block[c : c + CHUNK], start + c
                 mels[a : a + len(audio)] = log_mel(audio, cfg).numpy()
@@ -222,7 +231,7 @@ def build(param_set: str, out: str, size: int = 10000, seed: int = 0, limit: int
         "stats": {"mean": float(mels[train].mean()), "std": float(mels[train].std())},
         "tag_pairs": [list(p) for p in tagging.TAG_PAIRS], "tag_thresholds": thr.tolist(),
         "categories": tagging.CATEGORY_NAMES, "n": len(keep_rows), "seed": seed,
-        "size": size, "limit": limit, "dropped_silent": int((~ok).sum()),
+        "size": size, "limit": limit, "dropped_silent": int((~ok).sum()), "dropped_crashed": len(crashed),
         "n_human": len(human),
         "split_counts": {s: int((split[ok] == k).sum()) for k, s in enumerate(SPLITS)},
         "build_seconds": round(time.time() - t0, 1),
@@ -260,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     m = ds.meta
     print(f"wrote {args.out}: {m['n']} sounds ({m['split_counts']}), {m['dropped_silent']} silent "
-          f"dropped, {m['build_seconds']} s")
+          f"dropped (of which the plugin crashed on {m.get('dropped_crashed', 0)}), {m['build_seconds']} s")
     return 0
 
 

@@ -19,7 +19,7 @@ def test_layout_and_meta(tiny):
     ds = load_dataset(str(tiny))
     m = ds.meta
     n = len(ds)
-    assert n == m["n"] and n + m["dropped_silent"] == 60
+    assert n == m["n"] and n + m["dropped_silent"] == 60 and m["dropped_crashed"] == 0
     assert ds.mels.shape == (n, 64, 80) and ds.params.shape == (n, 16)
     assert ds.full_params.shape == (n, 41)
     assert np.allclose(ds.full_params[:, m["param_indices"]], ds.params)
@@ -112,3 +112,17 @@ def test_duration_moves_continuously_with_the_release():
     short, long = (np.sin(2 * np.pi * 300 * t) * np.exp(-t / tau) for tau in (0.05, 0.5))
     d = tagging.steer_descriptors(np.stack([short, long]).astype(np.float32))[:, 4]
     assert d[1] > 5 * d[0] > 0
+
+
+def test_render_blocks_get_past_a_plugin_crash(synth, pmap, crash_vector):
+    """A dataset's renders go on past a preset the plugin crashes on: it comes back silent (so the build drops
+    it with the silent sounds, counted in `dropped_crashed`) and its row is reported."""
+    from explorer.data.dataset import _blocks
+
+    ok = pmap.to_normalised({})
+    full = np.stack([ok, crash_vector, ok, crash_vector]).astype(np.float32)
+    blocks = list(_blocks(synth, full))
+    assert len(blocks) == 1
+    start, audio, crashed = blocks[0]
+    assert start == 0 and crashed == [1, 3] and not audio[1].any() and not audio[3].any()
+    assert np.abs(audio[0]).max() > 1e-3 and np.array_equal(audio[0], audio[2])
