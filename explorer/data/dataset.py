@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     m = ds.meta
     print(f"wrote {args.out}: {m['n']} sounds ({m['split_counts']}), {m['dropped_silent']} silent "
-          f"dropped (of which the plugin crashed on {m.get('dropped_crashed', 0)}), {m['build_seconds']} s")
+          f"dropped (of which the plugin crashed on {m['dropped_crashed']}), {m['build_seconds']} s")
     return 0
 
 

@@ -27,7 +27,7 @@ the plain sum picked sounds 8 % worse in log-mel L1 than the nearest preset (17 
 slack 4 % worse (4 % better in SC); with 200 refine renders the plain sum did better on SC (0.314 vs
 0.368) for a little log-mel L1 (0.245 vs 0.232), so refinement keeps the plain sum.
 `FAST` renders the candidates only (no 3 to 5). Steps 3 and 4 start from the first-ranked candidate.
-A candidate the plugin crashes on (`refine.render_scores`: scored inf) is never a start and never returned.
+A candidate the plugin crashes on (`refine.render_scores`: scored inf) is never ranked: never a start, never returned.
 """
 
 from __future__ import annotations
@@ -50,8 +50,10 @@ L1_SLACK = 0.02  # FAST's
 
 
 def rank(cands: list, l1_slack: float | None = None) -> list:
-    """Best first by log-mel L1 + SC; with `l1_slack`, those within it of the best log-mel L1 come first."""
-    if l1_slack is None:
+    """Best first by log-mel L1 + SC; with `l1_slack`, those within it of the best log-mel L1 come first.
+    Candidates the plugin crashed on (scored inf by `refine.render_scores`) are left out."""
+    cands = [c for c in cands if math.isfinite(c.score)]
+    if l1_slack is None or not cands:
         return sorted(cands, key=lambda c: c.score)
     best_l1 = min(c.scores["logmel_l1"] for c in cands)
     return sorted(cands, key=lambda c: (c.scores["logmel_l1"] > best_l1 * (1 + l1_slack), c.score))
@@ -199,6 +201,8 @@ class MatchPipeline:
                 zs.append(self.index.z[j] if self.index.z is not None else None)
                 rows.append(int(self.index.rows[j]))
         cands = self._evaluate(tgt, np.stack(fulls), note, kinds, names, zs, rows)
+        if not rank(cands):  # every later step starts from a candidate that plays
+            raise SynthError("the synth plugin crashed on every candidate; nothing to return")
         done = len(cands)
         cancelled = False
         try:
@@ -226,7 +230,7 @@ class MatchPipeline:
                 done += renders
             history: list[dict] = []  # refinement after refinement
             before = done
-            starts = [c for c in rank(cands, budget.l1_slack) if math.isfinite(c.score)][: max(1, budget.starts)]
+            starts = rank(cands, budget.l1_slack)[: max(1, budget.starts)]
             for i, start in enumerate(starts):
                 now = time.perf_counter() - t0
                 left = None if budget.seconds is None else budget.seconds - now
@@ -242,10 +246,7 @@ class MatchPipeline:
                 history += hist
         except Cancelled:
             cancelled, history = True, []
-        ranked = [c for c in rank(cands, budget.l1_slack) if math.isfinite(c.score)]  # not those the plugin crashed on
-        if not ranked:
-            raise SynthError("the synth plugin crashed on every candidate; nothing to return")
-        return MatchResult(ranked, int(note), done, time.perf_counter() - t0, cancelled, None, history)
+        return MatchResult(rank(cands, budget.l1_slack), int(note), done, time.perf_counter() - t0, cancelled, None, history)
 
     def _evaluate(self, tgt, full, note, kinds, names, zs, rows) -> list[Candidate]:
         audio, comp = render_scores(self.synth, tgt, np.asarray(full, np.float64), note, self.cfg)

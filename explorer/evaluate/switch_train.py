@@ -113,12 +113,11 @@ def dataset_labels(model, synth, data: str, n: int, seed: int = 0) -> dict[str, 
     differ = np.flatnonzero(np.any(own != start, axis=1))
     if len(differ):
         l1_own[differ] = metrics.log_mel_l1(target[differ], mel(synth.render(own[differ], chunk=16), cfg))
-    l1 = [l1_start, l1_own]
     return {"mels": mels, "target_mels": mels, "notes": np.full(len(rows), synth.settings.note, np.int64),
             "valid": np.arange(len(rows)) >= len(pick[0]), "y": y,
             "param_indices": np.asarray([p.index for p in params]), "steps": np.asarray([p.steps for p in params]),
-            "param_names": np.asarray([p.name for p in params]), "l1_model": np.asarray(l1[0], np.float32),
-            "l1_search": np.asarray(l1[1], np.float32), "l1_values": np.concatenate(blocks, 1).astype(np.float32)}
+            "param_names": np.asarray([p.name for p in params]), "l1_model": np.asarray(l1_start, np.float32),
+            "l1_search": np.asarray(l1_own, np.float32), "l1_values": np.concatenate(blocks, 1).astype(np.float32)}
 
 
 def held_out_l1(model, synth, labels: dict[str, np.ndarray], head: switch_head.SwitchHead) -> dict[str, float]:
